@@ -1,0 +1,186 @@
+/* siplex: locate pieces of raw header values (list elements, parameters, URI host:port) by offset,
+ * so edits can rewrite exactly those bytes and leave the rest of a message as the sender wrote it. */
+#include "siplex.h"
+
+#include <string.h>
+#include <strings.h>
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+size_t siplex_first_elem(const char *v, size_t len)
+{
+	bool quoted = false;
+	int angle = 0, bracket = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		char c = v[i];
+
+		if (quoted) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (c == '"')
+			quoted = true;
+		else if (c == '<')
+			angle++;
+		else if (c == '>' && angle > 0)
+			angle--;
+		else if (c == '[')
+			bracket++;
+		else if (c == ']' && bracket > 0)
+			bracket--;
+		else if (c == ',' && angle == 0 && bracket == 0)
+			break;
+	}
+	while (i > 0 && is_ws(v[i - 1]))
+		i--;
+	return i;
+}
+
+bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex_span *param,
+		      struct siplex_span *value)
+{
+	size_t nlen = strlen(name);
+	bool quoted = false;
+
+	/* RFC 3261 §20.42: via-parm = sent-protocol LWS sent-by *( SEMI via-params ). The first ';'
+	 * outside brackets and quotes starts the parameters. */
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+
+		if (quoted) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (c == '"') {
+			quoted = true;
+			continue;
+		}
+		if (c != ';')
+			continue;
+		size_t p = i + 1;
+
+		while (p < len && is_ws(v[p]))
+			p++;
+		size_t n = p;
+
+		while (n < len && v[n] != '=' && v[n] != ';' && !is_ws(v[n]))
+			n++;
+		if (n - p != nlen || strncasecmp(v + p, name, nlen) != 0)
+			continue;
+		size_t e = n;
+
+		while (e < len && is_ws(v[e]))
+			e++;
+		param->off = i;
+		value->off = e;
+		value->len = 0;
+		if (e < len && v[e] == '=') {
+			e++;
+			while (e < len && is_ws(v[e]))
+				e++;
+			size_t s = e;
+
+			if (e < len && v[e] == '"') {
+				e++;
+				while (e < len && v[e] != '"')
+					e++;
+				if (e < len)
+					e++;
+			} else {
+				while (e < len && v[e] != ';' && !is_ws(v[e]))
+					e++;
+			}
+			value->off = s;
+			value->len = e - s;
+		} else {
+			e = n;
+		}
+		param->len = e - i;
+		return true;
+	}
+	return false;
+}
+
+bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport)
+{
+	size_t start = 0, end = len;
+	bool quoted = false;
+
+	/* RFC 3261 §20.10: with <...> the URI is what the brackets enclose; without them (addr-spec)
+	 * the URI ends where header parameters begin, at the first ';'. */
+	for (size_t i = 0; i < len; i++) {
+		if (quoted) {
+			if (v[i] == '\\' && i + 1 < len)
+				i++;
+			else if (v[i] == '"')
+				quoted = false;
+			continue;
+		}
+		if (v[i] == '"') {
+			quoted = true;
+		} else if (v[i] == '<') {
+			const char *gt = memchr(v + i + 1, '>', len - i - 1);
+
+			if (gt == NULL)
+				return false;
+			start = i + 1;
+			end = (size_t)(gt - v);
+			break;
+		}
+	}
+	if (start == 0) {
+		while (start < len && is_ws(v[start]))
+			start++;
+		/* Header parameters may hold quoted strings with '@' in them: stop before. */
+		const char *q = memchr(v + start, '"', len - start);
+
+		if (q != NULL)
+			end = (size_t)(q - v);
+	}
+	const char *colon = memchr(v + start, ':', end - start);
+
+	if (colon == NULL)
+		return false;
+	size_t h = (size_t)(colon - v) + 1;
+	/* userinfo ends at '@': it may hold ';' and '?' (RFC 3261 §25.1 user-unreserved), but '@'
+	 * appears nowhere else in a SIP URI, not in parameters nor headers. Without <>, ';' after
+	 * the host starts header parameters (RFC 3261 §20.10); the host scan stops there. */
+	const char *at = memchr(v + h, '@', end - h);
+
+	if (at != NULL)
+		h = (size_t)(at - v) + 1;
+	size_t e = h;
+
+	if (e < end && v[e] == '[') {
+		while (e < end && v[e] != ']')
+			e++;
+		if (e == end)
+			return false;
+		e++;
+	} else {
+		while (e < end && v[e] != ':' && v[e] != ';' && v[e] != '?' && v[e] != '>' &&
+		       !is_ws(v[e]))
+			e++;
+	}
+	if (e == h)
+		return false;
+	if (e < end && v[e] == ':') {
+		e++;
+		while (e < end && v[e] >= '0' && v[e] <= '9')
+			e++;
+	}
+	hostport->off = h;
+	hostport->len = e - h;
+	return true;
+}

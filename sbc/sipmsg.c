@@ -1,0 +1,704 @@
+/* sipmsg: a parsed SIP message — the only place that sees libosip2 — with validation on top of it,
+ * read accessors in our own types, and byte-exact edits that serialize back. */
+#include "sipmsg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <arpa/inet.h>
+
+#include <osipparser2/osip_parser.h>
+
+#include "sipbody.h"
+#include "siplex.h"
+
+/* One change to the original octets: delete del octets at off, insert ins there. */
+struct sip_edit {
+	uint32_t off, del;
+	char *ins;
+	uint32_t ins_len;
+};
+
+struct sip_msg {
+	char *buf; /* the message octets (up to the end of the body) */
+	size_t len;
+	enum sip_transport transport;
+	osip_message_t *osip;
+	bool has_sdp;
+	uint32_t sdp_off, sdp_len; /* in buf */
+	size_t nedits, edits_cap;
+	struct sip_edit *edits;
+	struct sipscan sc; /* large: kept last */
+};
+
+static const char *const transport_names[] = {
+	[SIP_TRANSPORT_UDP] = "udp", [SIP_TRANSPORT_TCP] = "tcp", [SIP_TRANSPORT_TLS] = "tls",
+	[SIP_TRANSPORT_WS] = "ws",   [SIP_TRANSPORT_WSS] = "wss",
+};
+
+const char *sip_transport_name(enum sip_transport t)
+{
+	return t <= SIP_TRANSPORT_WSS ? transport_names[t] : "?";
+}
+
+int sip_transport_parse(const char *s, enum sip_transport *out)
+{
+	for (int i = SIP_TRANSPORT_UDP; i <= SIP_TRANSPORT_WSS; i++) {
+		if (strcasecmp(s, transport_names[i]) == 0) {
+			*out = (enum sip_transport)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void osip_silence(const char *fi, int li, osip_trace_level_t level, const char *chfr,
+			 va_list ap)
+{
+	(void)fi;
+	(void)li;
+	(void)level;
+	(void)chfr;
+	(void)ap;
+}
+
+int sipmsg_global_init(void)
+{
+	parser_init();
+	/* libosip2 writes its own diagnostics to stderr; our errors say more and are rate-limited. */
+	osip_trace_initialize_func(END_TRACE_LEVEL, osip_silence);
+	for (int l = 0; l < END_TRACE_LEVEL; l++)
+		osip_trace_disable_level((osip_trace_level_t)l);
+	return 0;
+}
+
+static int fail(struct sip_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct sip_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Parses "host" (maybe "[v6]") and an optional decimal port string into out. */
+static int fill_host(const char *host, const char *port, struct sip_host *out)
+{
+	size_t hlen;
+
+	memset(out, 0, sizeof(*out));
+	if (host == NULL)
+		return -EINVAL;
+	hlen = strlen(host);
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(out->host))
+		return -EINVAL;
+	memcpy(out->host, host, hlen);
+	out->host[hlen] = '\0';
+	out->is_ip = addr_parse(out->host, hlen, &out->ip);
+	if (port != NULL && port[0] != '\0') {
+		char *end;
+		unsigned long p = strtoul(port, &end, 10);
+
+		if (*end != '\0' || port[0] < '0' || port[0] > '9' || p == 0 || p > 65535)
+			return -EINVAL;
+		out->port = (uint16_t)p;
+	}
+	return 0;
+}
+
+/* Which known header failed to parse: libosip2 reports only that the whole message failed, so
+ * each known header is parsed on its own to name the culprit. */
+static void name_bad_header(const struct sip_msg *m, struct sip_error *err, int code)
+{
+	for (uint32_t i = 0; i < m->sc.nfields; i++) {
+		const struct sipscan_field *f = &m->sc.fields[i];
+		char *v = strndup(m->buf + f->value_off, f->value_len);
+		int rc = 0;
+
+		if (v == NULL)
+			break;
+		switch (f->id) {
+		case SIPSCAN_HDR_VIA: {
+			osip_via_t *h;
+
+			if (osip_via_init(&h) == 0) {
+				/* osip_via_parse takes one element; the first is enough to name it. */
+				v[siplex_first_elem(v, strlen(v))] = '\0';
+				rc = osip_via_parse(h, v);
+				osip_via_free(h);
+			}
+			break;
+		}
+		case SIPSCAN_HDR_FROM:
+		case SIPSCAN_HDR_TO: {
+			osip_from_t *h;
+
+			if (osip_from_init(&h) == 0) {
+				rc = osip_from_parse(h, v);
+				osip_from_free(h);
+			}
+			break;
+		}
+		case SIPSCAN_HDR_CONTACT: {
+			osip_contact_t *h;
+
+			if (osip_contact_init(&h) == 0) {
+				v[siplex_first_elem(v, strlen(v))] = '\0';
+				rc = osip_contact_parse(h, v);
+				osip_contact_free(h);
+			}
+			break;
+		}
+		case SIPSCAN_HDR_CONTENT_TYPE: {
+			osip_content_type_t *h;
+
+			if (osip_content_type_init(&h) == 0) {
+				rc = osip_content_type_parse(h, v);
+				osip_content_type_free(h);
+			}
+			break;
+		}
+		default:
+			break;
+		}
+		free(v);
+		if (rc != 0) {
+			fail(err, code, "malformed %.*s header", (int)f->name_len,
+			     m->buf + f->name_off);
+			return;
+		}
+	}
+	fail(err, code, "malformed message (rejected by the SIP parser)");
+}
+
+/* libosip2 works on C strings, so it cannot see the NUL a quoted-pair may carry
+ * (RFC 3261 §25.1): give it a copy with such octets replaced by a space. */
+static char *sanitized_copy(const char *buf, size_t len)
+{
+	char *c = malloc(len + 1);
+
+	if (c == NULL)
+		return NULL;
+	memcpy(c, buf, len);
+	c[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (c[i] == '\0')
+			c[i] = ' ';
+	return c;
+}
+
+static int check_request(struct sip_msg *m, struct sip_error *err)
+{
+	const char *scheme = m->buf + m->sc.uri_off;
+	size_t slen = m->sc.scheme_len;
+
+	/* RFC 3261 §16.3 step 1 / §21.4.16: a proxy that cannot handle the Request-URI scheme
+	 * answers 416 Unsupported URI Scheme. */
+	if (!((slen == 3 && strncasecmp(scheme, "sip", 3) == 0) ||
+	      (slen == 4 && strncasecmp(scheme, "sips", 4) == 0) ||
+	      (slen == 3 && strncasecmp(scheme, "tel", 3) == 0)))
+		return fail(err, 416, "unsupported URI scheme '%.*s' in the Request-URI",
+			    (int)(slen > 32 ? 32 : slen), scheme);
+	/* RFC 3261 §19.1.1: headers ("?..." after the host) are not allowed in a SIP
+	 * Request-URI (RFC 4475 §3.1.2.11 escruri). */
+	if (slen != 3 || strncasecmp(scheme, "tel", 3) != 0) {
+		struct siplex_span hp;
+		const char *uri = m->buf + m->sc.uri_off;
+
+		if (siplex_uri_hostport(uri, m->sc.uri_len, &hp)) {
+			size_t e = hp.off, colons = 0;
+
+			if (memchr(uri + hp.off, '?', m->sc.uri_len - hp.off) != NULL)
+				return fail(err, 400,
+					    "Request-URI carries headers (RFC 3261 §19.1.1)");
+			/* RFC 5118 §4.4: an IPv6 reference must be in brackets. */
+			while (e < m->sc.uri_len && uri[e] != ';' && uri[e] != '?')
+				colons += uri[e++] == ':';
+			if (uri[hp.off] != '[' && colons >= 2)
+				return fail(err, 400,
+					    "IPv6 address in the Request-URI without brackets");
+		}
+	}
+	/* RFC 3261 §16.3 step 4: Proxy-Require options this proxy does not support get 420. It
+	 * supports none. */
+	int pr = sipscan_find(&m->sc, SIPSCAN_HDR_PROXY_REQUIRE, 0);
+
+	if (pr >= 0) {
+		const struct sipscan_field *f = &m->sc.fields[pr];
+
+		return fail(err, 420, "unsupported extension in Proxy-Require: %.*s",
+			    (int)(f->value_len > 64 ? 64 : f->value_len), m->buf + f->value_off);
+	}
+	/* RFC 3261 §16.3 step 2: Max-Forwards 0 is not forwarded: 483 Too Many Hops. */
+	if (m->sc.max_forwards == 0)
+		return fail(err, 483, "Max-Forwards is 0 (too many hops)");
+	return 0;
+}
+
+/* RFC 3261 §20: a URI with a comma, question mark or semicolon must be in <>, so an addr-spec
+ * with '?' is malformed (RFC 4475 §3.1.2.13 regbadct). */
+static bool addr_spec_ok(const struct sip_msg *m)
+{
+	for (uint32_t i = 0; i < m->sc.nfields; i++) {
+		const struct sipscan_field *f = &m->sc.fields[i];
+
+		if (f->id != SIPSCAN_HDR_CONTACT && f->id != SIPSCAN_HDR_FROM &&
+		    f->id != SIPSCAN_HDR_TO)
+			continue;
+		const char *v = m->buf + f->value_off;
+		size_t e = siplex_first_elem(v, f->value_len);
+
+		if (memchr(v, '<', e) == NULL && memchr(v, '?', e) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Broadcast, multicast or unspecified IPv4 addresses are never where a response goes. */
+static bool bad_reply_target(const struct addr_ip *ip)
+{
+	if (ip->family != AF_INET)
+		return false;
+	uint32_t a = ntohl(ip->v4.s_addr);
+
+	return a == 0 || a == 0xffffffffu || (a >> 28) == 0xe;
+}
+
+static int check_parsed(struct sip_msg *m, struct sip_error *err)
+{
+	osip_message_t *o = m->osip;
+	int code = m->sc.is_request ? 400 : 0;
+	osip_via_t *via = osip_list_get(&o->vias, 0);
+	struct sip_host h;
+
+	if (via == NULL || via->host == NULL || via->protocol == NULL)
+		return fail(err, code, "top Via has no sent-by");
+	if (fill_host(via->host, via->port, &h) != 0)
+		return fail(err, code, "top Via has an invalid host or port");
+	if (via->version == NULL || strcmp(via->version, "2.0") != 0)
+		return fail(err, code, "top Via has an unsupported protocol version");
+	if (o->from == NULL || o->from->url == NULL)
+		return fail(err, code, "malformed From header");
+	if (o->to == NULL || o->to->url == NULL)
+		return fail(err, code, "malformed To header");
+	if (o->call_id == NULL || o->call_id->number == NULL)
+		return fail(err, code, "malformed Call-ID header");
+	if (o->cseq == NULL)
+		return fail(err, code, "malformed CSeq header");
+	if (!addr_spec_ok(m))
+		return fail(err, code, "URI with '?' not enclosed in <> (RFC 3261 §20)");
+	if (!m->sc.is_request) {
+		/* RFC 4475 §3.3.10: a response is never forwarded to a broadcast address. */
+		for (int i = 1; (via = osip_list_get(&o->vias, i)) != NULL; i++) {
+			if (fill_host(via->host, via->port, &h) == 0 && h.is_ip &&
+			    bad_reply_target(&h.ip))
+				return fail(err, 0,
+					    "Via %d points at a broadcast or multicast address",
+					    i + 1);
+		}
+	}
+	if (m->sc.is_request) {
+		/* RFC 3261 §10.3 step 3: a registrar needs a SIP or SIPS AOR in To (RFC 4475
+		 * §3.3.4 unksm2). */
+		if (sipmsg_method_is(m, "REGISTER") &&
+		    (o->to->url->scheme == NULL || (strcasecmp(o->to->url->scheme, "sip") != 0 &&
+						    strcasecmp(o->to->url->scheme, "sips") != 0)))
+			return fail(err, 400, "REGISTER with a To URI that is not SIP or SIPS");
+		if (o->req_uri == NULL)
+			return fail(err, 400, "malformed Request-URI");
+		if (o->req_uri->host == NULL && o->req_uri->scheme != NULL &&
+		    strncasecmp(o->req_uri->scheme, "sip", 3) == 0)
+			return fail(err, 400, "Request-URI has no host");
+	}
+	return 0;
+}
+
+/* True when some line of the header section starts with "Via" or "v" and a colon. */
+static bool has_via_line(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 3 < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\r' || buf[i + 1] == '\n')
+			return false;
+		size_t n = i + 1;
+
+		if (len - n >= 3 && strncasecmp(buf + n, "via", 3) == 0)
+			n += 3;
+		else if ((buf[n] | 0x20) == 'v')
+			n += 1;
+		else
+			continue;
+		while (n < len && (buf[n] == ' ' || buf[n] == '\t'))
+			n++;
+		if (n < len && buf[n] == ':')
+			return true;
+	}
+	return false;
+}
+
+struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
+			     struct sip_error *err)
+{
+	bool stream = t != SIP_TRANSPORT_UDP;
+	struct sip_msg *m = calloc(1, sizeof(*m));
+	char *copy = NULL;
+
+	if (m == NULL) {
+		fail(err, 500, "out of memory");
+		return NULL;
+	}
+	m->transport = t;
+	if (sipscan_run(buf, len, stream, &m->sc, err) != 0)
+		goto fail;
+	m->len = m->sc.msg_len;
+	m->buf = malloc(m->len + 1);
+	if (m->buf == NULL) {
+		fail(err, 500, "out of memory");
+		goto fail;
+	}
+	memcpy(m->buf, buf, m->len);
+	m->buf[m->len] = '\0';
+	if (m->sc.is_request && check_request(m, err) != 0)
+		goto fail;
+	copy = sanitized_copy(m->buf, m->len);
+	if (copy == NULL || osip_message_init(&m->osip) != 0) {
+		fail(err, 500, "out of memory");
+		goto fail;
+	}
+	if (osip_message_parse(m->osip, copy, m->len) != 0) {
+		name_bad_header(m, err, m->sc.is_request ? 400 : 0);
+		goto fail;
+	}
+	free(copy);
+	copy = NULL;
+	if (check_parsed(m, err) != 0)
+		goto fail;
+
+	int ct = sipscan_find(&m->sc, SIPSCAN_HDR_CONTENT_TYPE, 0);
+	size_t off, slen;
+
+	if (ct >= 0 &&
+	    sipbody_find_sdp(m->buf + m->sc.fields[ct].value_off, m->sc.fields[ct].value_len,
+			     m->buf + m->sc.body_off, m->sc.body_len, &off, &slen)) {
+		m->has_sdp = true;
+		m->sdp_off = (uint32_t)(m->sc.body_off + off);
+		m->sdp_len = (uint32_t)slen;
+	}
+	return m;
+fail:
+	/* Without a Via there is nowhere to send a response: the message can only be dropped. */
+	if (err->code != 0 && !has_via_line(buf, len)) {
+		size_t n = strlen(err->reason);
+
+		err->code = 0;
+		snprintf(err->reason + n, sizeof(err->reason) - n, "; no Via, so no reply");
+	}
+	free(copy);
+	sipmsg_free(m);
+	return NULL;
+}
+
+void sipmsg_free(struct sip_msg *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nedits; i++)
+		free(m->edits[i].ins);
+	free(m->edits);
+	if (m->osip != NULL)
+		osip_message_free(m->osip);
+	free(m->buf);
+	free(m);
+}
+
+bool sipmsg_is_request(const struct sip_msg *m)
+{
+	return m->sc.is_request;
+}
+
+int sipmsg_status(const struct sip_msg *m)
+{
+	return m->sc.is_request ? 0 : m->sc.status;
+}
+
+const char *sipmsg_method(const struct sip_msg *m, size_t *len)
+{
+	if (m->sc.is_request) {
+		*len = m->sc.method_len;
+		return m->buf + m->sc.method_off;
+	}
+	*len = m->sc.cseq_method_len;
+	return m->buf + m->sc.cseq_method_off;
+}
+
+bool sipmsg_method_is(const struct sip_msg *m, const char *name)
+{
+	size_t len;
+	const char *meth = sipmsg_method(m, &len);
+
+	/* RFC 3261 §7.1: methods are case-sensitive. */
+	return strlen(name) == len && memcmp(meth, name, len) == 0;
+}
+
+int sipmsg_max_forwards(const struct sip_msg *m)
+{
+	return m->sc.max_forwards < 0 ? 70 : m->sc.max_forwards;
+}
+
+unsigned int sipmsg_via_count(const struct sip_msg *m)
+{
+	return (unsigned int)osip_list_size(&m->osip->vias);
+}
+
+int sipmsg_via(const struct sip_msg *m, unsigned int idx, struct sip_via *out)
+{
+	osip_via_t *via = osip_list_get(&m->osip->vias, (int)idx);
+	osip_generic_param_t *p;
+
+	memset(out, 0, sizeof(*out));
+	if (via == NULL || via->host == NULL)
+		return -ENOENT;
+	if (fill_host(via->host, via->port, &out->sent_by) != 0)
+		return -EINVAL;
+	if (via->protocol != NULL)
+		snprintf(out->transport, sizeof(out->transport), "%s", via->protocol);
+	if (osip_via_param_get_byname(via, "rport", &p) == 0 && p != NULL) {
+		out->has_rport = true;
+		if (p->gvalue != NULL) {
+			char *end;
+			unsigned long v = strtoul(p->gvalue, &end, 10);
+
+			if (*end == '\0' && v <= 65535)
+				out->rport = (uint16_t)v;
+		}
+	}
+	if (osip_via_param_get_byname(via, "received", &p) == 0 && p != NULL) {
+		out->has_received = true;
+		if (p->gvalue != NULL)
+			out->received_is_ip =
+				addr_parse(p->gvalue, strlen(p->gvalue), &out->received);
+	}
+	if (osip_via_param_get_byname(via, "branch", &p) == 0 && p != NULL && p->gvalue != NULL)
+		snprintf(out->branch, sizeof(out->branch), "%s", p->gvalue);
+	return 0;
+}
+
+unsigned int sipmsg_contact_count(const struct sip_msg *m)
+{
+	return (unsigned int)osip_list_size(&m->osip->contacts);
+}
+
+int sipmsg_contact(const struct sip_msg *m, unsigned int idx, struct sip_host *out)
+{
+	osip_contact_t *c = osip_list_get(&m->osip->contacts, (int)idx);
+
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return -ENOENT;
+	if (c->url == NULL || c->url->host == NULL)
+		return -EINVAL;
+	return fill_host(c->url->host, c->url->port, out);
+}
+
+int sipmsg_ruri(const struct sip_msg *m, struct sip_host *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!m->sc.is_request || m->osip->req_uri == NULL || m->osip->req_uri->host == NULL)
+		return -ENOENT;
+	return fill_host(m->osip->req_uri->host, m->osip->req_uri->port, out);
+}
+
+bool sipmsg_sdp(const struct sip_msg *m, const char **sdp, size_t *len)
+{
+	if (!m->has_sdp)
+		return false;
+	*sdp = m->buf + m->sdp_off;
+	*len = m->sdp_len;
+	return true;
+}
+
+/* Records an edit, keeping the list sorted by offset. Overlapping edits are refused. */
+static int add_edit(struct sip_msg *m, size_t off, size_t del, const char *ins, size_t ins_len)
+{
+	size_t pos = 0;
+
+	while (pos < m->nedits && m->edits[pos].off < off)
+		pos++;
+	if (pos > 0 && m->edits[pos - 1].off + m->edits[pos - 1].del > off)
+		return -EBUSY;
+	if (pos < m->nedits && off + del > m->edits[pos].off)
+		return -EBUSY;
+	if (m->nedits == m->edits_cap) {
+		size_t cap = m->edits_cap ? m->edits_cap * 2 : 8;
+		struct sip_edit *e = realloc(m->edits, cap * sizeof(*e));
+
+		if (e == NULL)
+			return -ENOMEM;
+		m->edits = e;
+		m->edits_cap = cap;
+	}
+	char *copy = malloc(ins_len + 1);
+
+	if (copy == NULL)
+		return -ENOMEM;
+	memcpy(copy, ins, ins_len);
+	memmove(&m->edits[pos + 1], &m->edits[pos], (m->nedits - pos) * sizeof(m->edits[0]));
+	m->edits[pos] = (struct sip_edit){(uint32_t)off, (uint32_t)del, copy, (uint32_t)ins_len};
+	m->nedits++;
+	return 0;
+}
+
+int sipmsg_fix_via(struct sip_msg *m, const struct addr_port *src, bool force_rport)
+{
+	int vi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, 0);
+	struct siplex_span param, value;
+	struct sip_via via;
+	char ip[INET6_ADDRSTRLEN], text[96];
+	int rc;
+
+	if (!m->sc.is_request || vi < 0 || sipmsg_via(m, 0, &via) != 0)
+		return -ENOENT;
+	const struct sipscan_field *f = &m->sc.fields[vi];
+	const char *v = m->buf + f->value_off;
+	size_t vlen = siplex_first_elem(v, f->value_len);
+	bool rport = via.has_rport || force_rport;
+	/* RFC 3261 §18.2.1: received when sent-by differs from the source; RFC 3581 §4: always
+	 * when rport is present. */
+	bool received = rport || !via.sent_by.is_ip || !addr_equal(&via.sent_by.ip, &src->ip);
+
+	addr_format(&src->ip, ip, sizeof(ip));
+	if (received) {
+		if (siplex_via_param(v, vlen, "received", &param, &value)) {
+			int n = snprintf(text, sizeof(text), ";received=%s", ip);
+
+			rc = add_edit(m, f->value_off + param.off, param.len, text, (size_t)n);
+		} else {
+			int n = snprintf(text, sizeof(text), ";received=%s", ip);
+
+			rc = add_edit(m, f->value_off + vlen, 0, text, (size_t)n);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	if (rport) {
+		int n = snprintf(text, sizeof(text), ";rport=%u", src->port);
+
+		if (siplex_via_param(v, vlen, "rport", &param, &value))
+			rc = add_edit(m, f->value_off + param.off, param.len, text, (size_t)n);
+		else
+			rc = add_edit(m, f->value_off + vlen, 0, text, (size_t)n);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Finds the value span of Contact element idx across all Contact headers. */
+static bool contact_elem(const struct sip_msg *m, unsigned int idx, size_t *off, size_t *len)
+{
+	unsigned int n = 0;
+
+	for (int fi = sipscan_find(&m->sc, SIPSCAN_HDR_CONTACT, 0); fi >= 0;
+	     fi = sipscan_find(&m->sc, SIPSCAN_HDR_CONTACT, fi + 1)) {
+		const struct sipscan_field *f = &m->sc.fields[fi];
+		size_t pos = 0;
+
+		while (pos < f->value_len) {
+			const char *v = m->buf + f->value_off + pos;
+			size_t rest = f->value_len - pos, e = siplex_first_elem(v, rest);
+			size_t lead = 0;
+
+			while (lead < e && (v[lead] == ' ' || v[lead] == '\t' || v[lead] == '\r' ||
+					    v[lead] == '\n'))
+				lead++;
+			if (n == idx) {
+				*off = f->value_off + pos + lead;
+				*len = e - lead;
+				return true;
+			}
+			n++;
+			while (e < rest && v[e] != ',')
+				e++;
+			pos += e + 1;
+		}
+	}
+	return false;
+}
+
+int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_port *ap)
+{
+	struct siplex_span hp;
+	size_t off, len;
+	char text[ADDR_STRLEN];
+
+	if (!contact_elem(m, idx, &off, &len) || !siplex_uri_hostport(m->buf + off, len, &hp))
+		return -ENOENT;
+	addr_port_format(ap, text, sizeof(text));
+	return add_edit(m, off + hp.off, hp.len, text, strlen(text));
+}
+
+int sipmsg_set_sdp(struct sip_msg *m, const char *sdp, size_t len)
+{
+	char num[24];
+	int rc;
+
+	if (!m->has_sdp)
+		return -ENOENT;
+	rc = add_edit(m, m->sdp_off, m->sdp_len, sdp, len);
+	if (rc != 0)
+		return rc;
+	size_t body = (size_t)m->sc.body_len - m->sdp_len + len;
+	int n = snprintf(num, sizeof(num), "%zu", body);
+	int li = sipscan_find(&m->sc, SIPSCAN_HDR_CONTENT_LENGTH, 0);
+
+	if (li >= 0)
+		return add_edit(m, m->sc.fields[li].value_off, m->sc.fields[li].value_len, num,
+				(size_t)n);
+	char hdr[48];
+
+	n = snprintf(hdr, sizeof(hdr), "Content-Length: %zu%s", body,
+		     m->sc.lf_only ? "\n" : "\r\n");
+	return add_edit(m, m->sc.hdr_end, 0, hdr, (size_t)n);
+}
+
+char *sipmsg_serialize(const struct sip_msg *m, size_t *len)
+{
+	size_t total = m->len;
+
+	for (size_t i = 0; i < m->nedits; i++)
+		total = total - m->edits[i].del + m->edits[i].ins_len;
+	char *out = malloc(total + 1);
+
+	if (out == NULL)
+		return NULL;
+	size_t src = 0, dst = 0;
+
+	for (size_t i = 0; i < m->nedits; i++) {
+		const struct sip_edit *e = &m->edits[i];
+
+		memcpy(out + dst, m->buf + src, e->off - src);
+		dst += e->off - src;
+		memcpy(out + dst, e->ins, e->ins_len);
+		dst += e->ins_len;
+		src = e->off + e->del;
+	}
+	memcpy(out + dst, m->buf + src, m->len - src);
+	dst += m->len - src;
+	out[dst] = '\0';
+	*len = dst;
+	return out;
+}
