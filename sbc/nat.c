@@ -30,44 +30,57 @@ static bool untrusted_private(const struct nat_ctx *ctx, const struct addr_ip *i
 	return addr_is_private(ip) && !addr_set_contains(ctx->trusted, ip);
 }
 
+/* nathelper's Contact tests (1 and 128) look at one URI: the last one of the first Contact
+ * header field (its contact list is built in reverse). Kamailio 5.6.3 was observed doing so
+ * (tests/oracle/README.md); we do the same so verdicts carry over. */
+static bool tested_contact(const struct sip_msg *m, struct sip_host *h)
+{
+	unsigned int n = sipmsg_first_contact_header_count(m);
+
+	return n > 0 && sipmsg_contact(m, n - 1, h) == 0;
+}
+
 static bool contact_private(const struct sip_msg *m, const struct nat_ctx *ctx)
 {
 	struct sip_host h;
 
-	return sipmsg_contact(m, 0, &h) == 0 && h.is_ip && untrusted_private(ctx, &h.ip);
+	return tested_contact(m, &h) && h.is_ip && untrusted_private(ctx, &h.ip);
 }
 
 static bool contact_port(const struct sip_msg *m, const struct nat_ctx *ctx)
 {
 	struct sip_host h;
 
-	if (sipmsg_contact(m, 0, &h) != 0)
+	if (!tested_contact(m, &h))
 		return false;
 	return ctx->source.port != (h.port != 0 ? h.port : SIP_DEFAULT_PORT);
 }
 
-/* nathelper looks at the effective connection address of each media section (media-level c=,
- * else the session's). A hold address (0.0.0.0) says nothing about NAT. */
+/* nathelper looks at the effective connection address of each media section in order
+ * (media-level c=, else the session's) and stops at the first that is not an IP literal or is
+ * the hold address 0.0.0.0: later sections are not examined. */
 static bool sdp_private(const struct sdp *sdp, const struct nat_ctx *ctx)
 {
 	for (size_t i = 0; i < sdp_media_count(sdp); i++) {
 		const struct sdp_conn *conn = sdp_media_at(sdp, i)->eff_conn;
 
 		if (conn == NULL || !conn->literal || sdp_conn_is_hold(conn))
-			continue;
+			return false;
 		if (untrusted_private(ctx, &conn->ip))
 			return true;
 	}
 	return false;
 }
 
-/* nathelper compares the session-level c= address of each SDP session with the source address;
- * with no session-level address it counts as different. */
+/* nathelper compares only the session-level c= address with the source address; an SDP with
+ * c= at media level only never fires. */
 static bool sdp_address(const struct sdp *sdp, const struct nat_ctx *ctx)
 {
 	const struct sdp_conn *conn = sdp_session_conn(sdp);
 
-	if (conn == NULL || !conn->literal)
+	if (conn == NULL)
+		return false;
+	if (!conn->literal)
 		return true;
 	return !addr_equal(&conn->ip, &ctx->source.ip);
 }

@@ -502,6 +502,28 @@ unsigned int sipmsg_contact_count(const struct sip_msg *m)
 	return (unsigned int)osip_list_size(&m->osip->contacts);
 }
 
+unsigned int sipmsg_first_contact_header_count(const struct sip_msg *m)
+{
+	int fi = sipscan_find(&m->sc, SIPSCAN_HDR_CONTACT, 0);
+	unsigned int n = 0;
+
+	if (fi < 0)
+		return 0;
+	const struct sipscan_field *f = &m->sc.fields[fi];
+	size_t pos = 0;
+
+	while (pos < f->value_len) {
+		const char *v = m->buf + f->value_off + pos;
+		size_t rest = f->value_len - pos, e = siplex_first_elem(v, rest);
+
+		n++;
+		while (e < rest && v[e] != ',')
+			e++;
+		pos += e + 1;
+	}
+	return n;
+}
+
 int sipmsg_contact(const struct sip_msg *m, unsigned int idx, struct sip_host *out)
 {
 	osip_contact_t *c = osip_list_get(&m->osip->contacts, (int)idx);

@@ -81,6 +81,9 @@ int sipmsg_via(const struct sip_msg *m, unsigned int idx, struct sip_via *out);
 /* Number of Contact elements (a "*" Contact counts as one). */
 unsigned int sipmsg_contact_count(const struct sip_msg *m);
 
+/* Number of Contact elements in the first Contact header field only. */
+unsigned int sipmsg_first_contact_header_count(const struct sip_msg *m);
+
 /* Fills out with the host:port of Contact element idx. Returns 0, -ENOENT, or -EINVAL for a "*"
  * Contact or a URI without a host (tel:, ...). */
 int sipmsg_contact(const struct sip_msg *m, unsigned int idx, struct sip_host *out);

@@ -309,6 +309,14 @@ def cmd_check(args):
             print("%s: sbc-sip %s" % (name, err))
             differences += 1
             continue
+        # Deliberate differences are declared in the .meta: sbc_extra= holds bits sbc-sip
+        # sets where Kamailio does not (sbc-sip also treats IPv6 ULA fc00::/7 as private,
+        # nathelper 5.6 classifies IPv4 only), and sbc_extra_why= says why.
+        extra = int(meta.get("sbc_extra", "0"))
+        if extra and not meta.get("sbc_extra_why"):
+            print("%s: sbc_extra= needs an sbc_extra_why= line" % name)
+            differences += 1
+        theirs |= extra
         if ours == theirs:
             continue
         differences += 1
