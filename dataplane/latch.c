@@ -156,6 +156,11 @@ bool latch_dest(const struct latch *l, enum latch_comp comp, struct addr_port *o
 	return true;
 }
 
+uint32_t latch_generation(const struct latch *l)
+{
+	return l->generation;
+}
+
 enum latch_state latch_state(const struct latch *l, enum latch_comp comp)
 {
 	return (enum latch_state)l->stream[stream_index(l, comp)].state;

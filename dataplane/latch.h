@@ -103,6 +103,10 @@ enum latch_verdict latch_check(struct latch *l, enum latch_comp comp, const stru
  * Returns false when there is nowhere to send (no address or port 0). */
 bool latch_dest(const struct latch *l, enum latch_comp comp, struct addr_port *out);
 
+/* The current generation: 1 after latch_init(), + 1 per latch_update(). Events the worker sends
+ * about this latch carry it, so that control can ignore news about an older offer. */
+uint32_t latch_generation(const struct latch *l);
+
 /* The state of comp's stream. */
 enum latch_state latch_state(const struct latch *l, enum latch_comp comp);
 

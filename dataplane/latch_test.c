@@ -175,13 +175,14 @@ static void test_reoffer_new_address(void **state)
 
 	(void)state;
 	latch_init(&l, &e, T0);
-	assert_int_equal(l.generation, 1);
+	assert_int_equal(latch_generation(&l), 1);
 	assert_int_equal(check(&l, LATCH_COMP_RTP, "203.0.113.9:52500", T0), LATCH_LEARNED);
 
 	/* re-INVITE from the phone, now on another network. */
 	e.addr = ip("192.0.2.77");
 	e.rtp_port = 30000;
 	assert_int_equal(latch_update(&l, &e, T0 + 5000), 2);
+	assert_int_equal(latch_generation(&l), 2);
 	assert_int_equal(latch_state(&l, LATCH_COMP_RTP), LATCH_STATE_LEARNING);
 	/* The old latch is forgotten as a destination and as a source. */
 	assert_dest(&l, LATCH_COMP_RTP, "192.0.2.77:30000");
@@ -410,6 +411,8 @@ static void test_ipv6_and_mapped(void **state)
 static void test_names(void **state)
 {
 	(void)state;
+	/* Two legs of a session must stay well inside the 512-byte budget per session. */
+	assert_true(sizeof(struct latch) <= 176);
 	assert_true(latch_verdict_accepts(LATCH_ACCEPT));
 	assert_true(latch_verdict_accepts(LATCH_LEARNED));
 	assert_true(latch_verdict_accepts(LATCH_REBOUND));
