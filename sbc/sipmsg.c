@@ -602,6 +602,8 @@ int sipmsg_fix_via(struct sip_msg *m, const struct addr_port *src, bool force_rp
 	 * when rport is present. */
 	bool received = rport || !via.sent_by.is_ip || !addr_equal(&via.sent_by.ip, &src->ip);
 
+	if (!received && !rport)
+		return -ENOENT;
 	addr_format(&src->ip, ip, sizeof(ip));
 	if (received) {
 		if (siplex_via_param(v, vlen, "received", &param, &value)) {

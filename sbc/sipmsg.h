@@ -101,7 +101,8 @@ bool sipmsg_sdp(const struct sip_msg *m, const char **sdp, size_t *len);
 
 /* RFC 3261 §18.2.1 and RFC 3581 §4 on the top Via of a request: sets received=<source IP> when
  * it differs from sent-by or when rport is present or forced, and rport=<source port> when the
- * client asked for it (rport without value) or force_rport is set. */
+ * client asked for it (rport without value) or force_rport is set. -ENOENT when nothing needs
+ * to change. */
 int sipmsg_fix_via(struct sip_msg *m, const struct addr_port *src, bool force_rport);
 
 /* Replaces the host:port of Contact element idx with ap. */
