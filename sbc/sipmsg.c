@@ -558,7 +558,8 @@ static int add_edit(struct sip_msg *m, size_t off, size_t del, const char *ins, 
 {
 	size_t pos = 0;
 
-	while (pos < m->nedits && m->edits[pos].off < off)
+	/* Inserts at one offset keep the order they were made in. */
+	while (pos < m->nedits && m->edits[pos].off <= off)
 		pos++;
 	if (pos > 0 && m->edits[pos - 1].off + m->edits[pos - 1].del > off)
 		return -EBUSY;
