@@ -34,8 +34,10 @@ static uint32_t flags_for(const char *via, const char *contact, const char *conn
 	struct sip_error err;
 	struct nat_ctx ctx = {.transport = t};
 
-	snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-		 "m=audio 4000 RTP/AVP 0\r\n", conn, conn);
+	snprintf(sdp, sizeof(sdp),
+		 "v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+		 "m=audio 4000 RTP/AVP 0\r\n",
+		 conn, conn);
 	snprintf(msg, sizeof(msg), tmpl, via, contact, strlen(sdp), sdp);
 	assert_int_equal(addr_port_parse(src, &ctx.source), 0);
 	if (trusted != NULL) {
@@ -75,8 +77,8 @@ static void test_bits(void **state)
 	assert_int_equal(r.natted, 19);
 	assert_int_equal(r.done, FIXUP_VIA | FIXUP_CONTACT);
 	/* A port-preserving NAT: only the address tests fire. */
-	assert_int_equal(flags_for("10.0.0.7:5060", "10.0.0.7:5060", "203.0.113.9", "203.0.113.9:5060",
-				   NULL, SIP_TRANSPORT_UDP, &r, NULL),
+	assert_int_equal(flags_for("10.0.0.7:5060", "10.0.0.7:5060", "203.0.113.9",
+				   "203.0.113.9:5060", NULL, SIP_TRANSPORT_UDP, &r, NULL),
 			 NAT_TEST_CONTACT_PRIVATE | NAT_TEST_VIA_ADDRESS | NAT_TEST_VIA_PRIVATE);
 	/* Via without a port means 5060 (RFC 3261 §18.2.1). */
 	assert_int_equal(flags_for("203.0.113.5", "203.0.113.5", "203.0.113.5", "203.0.113.5:5060",
@@ -93,16 +95,16 @@ static void test_bits(void **state)
 	assert_true(flags_for("100.64.1.1:5060", "100.64.1.1:5060", "100.64.1.1", "100.64.1.1:5060",
 			      NULL, SIP_TRANSPORT_UDP, &r, NULL) &
 		    NAT_TEST_SOURCE_PRIVATE);
-	assert_true(flags_for("192.0.0.9:5060", "192.0.0.9:5060", "192.0.0.9", "192.0.0.9:5060", NULL,
-			      SIP_TRANSPORT_UDP, &r, NULL) &
+	assert_true(flags_for("192.0.0.9:5060", "192.0.0.9:5060", "192.0.0.9", "192.0.0.9:5060",
+			      NULL, SIP_TRANSPORT_UDP, &r, NULL) &
 		    NAT_TEST_SOURCE_PRIVATE);
 	/* WebSocket always counts, and 512 fires for it too. */
 	assert_int_equal(flags_for("203.0.113.5:5060", "203.0.113.5:5060", "203.0.113.5",
 				   "203.0.113.5:5060", NULL, SIP_TRANSPORT_WS, &r, NULL),
 			 NAT_TEST_WEBSOCKET | NAT_TEST_TARGET);
 	/* IPv6: a ULA (fc00::/7) is private. */
-	assert_true(flags_for("[fd00::5]:5060", "[fd00::5]:5060", "203.0.113.5", "[2001:db8::5]:5060",
-			      NULL, SIP_TRANSPORT_UDP, &r, NULL) &
+	assert_true(flags_for("[fd00::5]:5060", "[fd00::5]:5060", "203.0.113.5",
+			      "[2001:db8::5]:5060", NULL, SIP_TRANSPORT_UDP, &r, NULL) &
 		    NAT_TEST_VIA_PRIVATE);
 }
 
@@ -114,7 +116,8 @@ static void test_trusted(void **state)
 	(void)state;
 	/* A phone on a trusted LAN is directly reachable: nothing is NAT evidence. */
 	assert_int_equal(flags_for("10.20.0.15:5060", "10.20.0.15:5060", "10.20.0.15",
-				   "10.20.0.15:5060", "10.20.0.0/16", SIP_TRANSPORT_UDP, &r, &fixed),
+				   "10.20.0.15:5060", "10.20.0.0/16", SIP_TRANSPORT_UDP, &r,
+				   &fixed),
 			 0);
 	assert_int_equal(r.natted, 0);
 	assert_null(strstr(fixed, "received="));
@@ -135,12 +138,13 @@ static void test_trusted(void **state)
 
 static void test_mask(void **state)
 {
-	static const char reg[] = "REGISTER sip:example.com SIP/2.0\r\n"
-				  "Via: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK9\r\n"
-				  "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n"
-				  "Call-ID: reg\r\nCSeq: 2 REGISTER\r\n"
-				  "Contact: <sip:alice@192.168.1.10:5060;transport=tcp>\r\n"
-				  "Content-Length: 0\r\n\r\n";
+	static const char reg[] =
+		"REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 192.168.1.10:5060;branch=z9hG4bK9\r\n"
+		"From: <sip:alice@example.com>;tag=1\r\nTo: <sip:alice@example.com>\r\n"
+		"Call-ID: reg\r\nCSeq: 2 REGISTER\r\n"
+		"Contact: <sip:alice@192.168.1.10:5060;transport=tcp>\r\n"
+		"Content-Length: 0\r\n\r\n";
 	struct nat_ctx ctx = {.transport = SIP_TRANSPORT_TCP};
 	struct fixup_result r;
 	struct sip_error err;

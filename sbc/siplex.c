@@ -115,7 +115,7 @@ bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex
 bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport)
 {
 	size_t start = 0, end = len;
-	bool quoted = false;
+	bool quoted = false, bracketed = false;
 
 	/* RFC 3261 §20.10: with <...> the URI is what the brackets enclose; without them (addr-spec)
 	 * the URI ends where header parameters begin, at the first ';'. */
@@ -136,10 +136,11 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 				return false;
 			start = i + 1;
 			end = (size_t)(gt - v);
+			bracketed = true;
 			break;
 		}
 	}
-	if (start == 0) {
+	if (!bracketed) {
 		while (start < len && is_ws(v[start]))
 			start++;
 		/* Header parameters may hold quoted strings with '@' in them: stop before. */
@@ -169,8 +170,10 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 			return false;
 		e++;
 	} else {
-		while (e < end && v[e] != ':' && v[e] != ';' && v[e] != '?' && v[e] != '>' &&
-		       !is_ws(v[e]))
+		/* RFC 3261 §25.1 hostname / IPv4address ('_' tolerated: some devices use it). */
+		while (e < end &&
+		       ((v[e] >= 'a' && v[e] <= 'z') || (v[e] >= 'A' && v[e] <= 'Z') ||
+			(v[e] >= '0' && v[e] <= '9') || v[e] == '-' || v[e] == '.' || v[e] == '_'))
 			e++;
 	}
 	if (e == h)
@@ -180,7 +183,124 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 		while (e < end && v[e] >= '0' && v[e] <= '9')
 			e++;
 	}
+	/* What follows host[:port] must end it: parameters, headers, '>' or the end; without <>,
+	 * whitespace may come before the header parameters (SEMI = SWS ";" SWS). */
+	if (e < end && v[e] != ';' && v[e] != '?' && v[e] != '>') {
+		size_t w = e;
+
+		while (w < end && is_ws(v[w]))
+			w++;
+		if (bracketed || w == e || (w < end && v[w] != ';'))
+			return false;
+	}
 	hostport->off = h;
 	hostport->len = e - h;
 	return true;
+}
+
+bool siplex_params_ok(const char *v, size_t len)
+{
+	bool quoted = false;
+	int angle = 0, bracket = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+
+		if (quoted) {
+			if (c == '\\' && i + 1 < len)
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (c == '"')
+			quoted = true;
+		else if (c == '<')
+			angle++;
+		else if (c == '>' && angle > 0)
+			angle--;
+		else if (c == '[')
+			bracket++;
+		else if (c == ']' && bracket > 0)
+			bracket--;
+		else if (c == ';' && angle == 0 && bracket == 0) {
+			size_t p = i + 1;
+
+			while (p < len && is_ws(v[p]))
+				p++;
+			if (p == len || v[p] == ';' || v[p] == ',' || v[p] == '=')
+				return false;
+		}
+	}
+	return true;
+}
+
+static size_t skip_ws(const char *v, size_t len, size_t i)
+{
+	while (i < len && is_ws(v[i]))
+		i++;
+	return i;
+}
+
+static size_t skip_token(const char *v, size_t len, size_t i)
+{
+	while (i < len &&
+	       ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		(v[i] >= '0' && v[i] <= '9') || strchr("-.!%*_+`'~", v[i]) != NULL) &&
+	       v[i] != '\0')
+		i++;
+	return i;
+}
+
+bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by)
+{
+	size_t i = skip_ws(v, len, 0);
+
+	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport */
+	for (int part = 0; part < 3; part++) {
+		size_t t = skip_token(v, len, i);
+
+		if (t == i)
+			return false;
+		i = skip_ws(v, len, t);
+		if (part < 2) {
+			if (i >= len || v[i] != '/')
+				return false;
+			i = skip_ws(v, len, i + 1);
+		}
+	}
+	size_t h = i;
+
+	if (h == 0 || h >= len || !is_ws(v[h - 1]))
+		return false;
+	if (v[i] == '[') {
+		while (i < len &&
+		       (v[i] == '[' || v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
+			((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f')))
+			i++;
+		if (i >= len || v[i] != ']')
+			return false;
+		i++;
+	} else {
+		size_t s0 = i;
+
+		while (i < len && ((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+				   (v[i] >= '0' && v[i] <= '9') || v[i] == '-' || v[i] == '.'))
+			i++;
+		if (i == s0)
+			return false;
+	}
+	if (i < len && v[i] == ':') {
+		size_t p = ++i;
+
+		while (i < len && v[i] >= '0' && v[i] <= '9')
+			i++;
+		if (i == p || i - p > 5)
+			return false;
+	}
+	sent_by->off = h;
+	sent_by->len = i - h;
+	i = skip_ws(v, len, i);
+	/* Then parameters, a comment, or the end of the element. */
+	return i == len || v[i] == ';' || v[i] == '(';
 }

@@ -21,7 +21,18 @@ bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex
 		      struct siplex_span *value);
 
 /* In one name-addr / addr-spec element (Contact, From, To, Route ...), finds the URI's host[:port]
- * (brackets of an IPv6 reference included). Returns false when the URI has no host part. */
+ * (brackets of an IPv6 reference included). Returns false when the URI has no host part or the
+ * host:port is not followed by ';', '?', '>', whitespace or the end. */
 bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport);
+
+/* In one Via element, checks sent-protocol and sent-by (RFC 3261 §20.42: host is a hostname, an
+ * IPv4 address or a bracketed IPv6 reference, the port decimal) and sets *sent_by to host[:port].
+ * Returns false for anything else. */
+bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by);
+
+/* True when every ';' outside quoted strings, <...> and [...] is followed (after whitespace) by a
+ * parameter name: no empty parameters such as "a;;b" or a trailing ';' (RFC 3261 §25.1 generic-param
+ * = token [ EQUAL gen-value ]). */
+bool siplex_params_ok(const char *v, size_t len);
 
 #endif

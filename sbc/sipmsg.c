@@ -78,6 +78,7 @@ int sipmsg_global_init(void)
 
 static int fail(struct sip_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static bool contact_elem(const struct sip_msg *m, unsigned int idx, size_t *off, size_t *len);
 
 static int fail(struct sip_error *err, int code, const char *fmt, ...)
 {
@@ -184,19 +185,31 @@ static void name_bad_header(const struct sip_msg *m, struct sip_error *err, int 
 	fail(err, code, "malformed message (rejected by the SIP parser)");
 }
 
-/* libosip2 works on C strings, so it cannot see the NUL a quoted-pair may carry
- * (RFC 3261 §25.1): give it a copy with such octets replaced by a space. */
-static char *sanitized_copy(const char *buf, size_t len)
+/* libosip2 sees the header section only: the body is ours to read (sipbody), and its multipart
+ * parser leaks on some malformed bodies. Its Content-Length becomes 0, padded to the same width.
+ * libosip2 works on C strings, so it cannot see the NUL a quoted-pair may carry (RFC 3261 §25.1):
+ * such octets become spaces in this copy. */
+static char *osip_copy(const struct sip_msg *m, size_t *len)
 {
-	char *c = malloc(len + 1);
+	size_t n = m->sc.body_off;
+	char *c = malloc(n + 1);
 
 	if (c == NULL)
 		return NULL;
-	memcpy(c, buf, len);
-	c[len] = '\0';
-	for (size_t i = 0; i < len; i++)
+	memcpy(c, m->buf, n);
+	c[n] = '\0';
+	for (size_t i = 0; i < n; i++)
 		if (c[i] == '\0')
 			c[i] = ' ';
+	int li = sipscan_find(&m->sc, SIPSCAN_HDR_CONTENT_LENGTH, 0);
+
+	if (li >= 0) {
+		const struct sipscan_field *f = &m->sc.fields[li];
+
+		memset(c + f->value_off, ' ', f->value_len);
+		c[f->value_off] = '0';
+	}
+	*len = n;
 	return c;
 }
 
@@ -218,19 +231,12 @@ static int check_request(struct sip_msg *m, struct sip_error *err)
 		struct siplex_span hp;
 		const char *uri = m->buf + m->sc.uri_off;
 
-		if (siplex_uri_hostport(uri, m->sc.uri_len, &hp)) {
-			size_t e = hp.off, colons = 0;
-
-			if (memchr(uri + hp.off, '?', m->sc.uri_len - hp.off) != NULL)
-				return fail(err, 400,
-					    "Request-URI carries headers (RFC 3261 §19.1.1)");
-			/* RFC 5118 §4.4: an IPv6 reference must be in brackets. */
-			while (e < m->sc.uri_len && uri[e] != ';' && uri[e] != '?')
-				colons += uri[e++] == ':';
-			if (uri[hp.off] != '[' && colons >= 2)
-				return fail(err, 400,
-					    "IPv6 address in the Request-URI without brackets");
-		}
+		if (!siplex_uri_hostport(uri, m->sc.uri_len, &hp))
+			return fail(err, 400,
+				    "Request-URI has a malformed host:port (an IPv6 address needs "
+				    "brackets, RFC 5118 §4.4)");
+		if (memchr(uri + hp.off, '?', m->sc.uri_len - hp.off) != NULL)
+			return fail(err, 400, "Request-URI carries headers (RFC 3261 §19.1.1)");
 	}
 	/* RFC 3261 §16.3 step 4: Proxy-Require options this proxy does not support get 420. It
 	 * supports none. */
@@ -298,6 +304,45 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 		return fail(err, code, "malformed Call-ID header");
 	if (o->cseq == NULL)
 		return fail(err, code, "malformed CSeq header");
+	/* Every Via element must have a sent-by we can read exactly: responses are routed by it. */
+	for (int fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, 0); fi >= 0;
+	     fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, fi + 1)) {
+		const struct sipscan_field *f = &m->sc.fields[fi];
+		size_t pos = 0;
+
+		while (pos < f->value_len) {
+			const char *v = m->buf + f->value_off + pos;
+			size_t rest = f->value_len - pos, e = siplex_first_elem(v, rest);
+			struct siplex_span sb;
+
+			if (!siplex_via_sent_by(v, e, &sb))
+				return fail(err, code, "malformed Via sent-protocol or sent-by");
+			while (e < rest && v[e] != ',')
+				e++;
+			pos += e + 1;
+		}
+	}
+	/* Via, Contact, From and To get parameters appended or rewritten: no empty ones. */
+	for (uint32_t i = 0; i < m->sc.nfields; i++) {
+		const struct sipscan_field *f = &m->sc.fields[i];
+
+		if ((f->id == SIPSCAN_HDR_VIA || f->id == SIPSCAN_HDR_CONTACT ||
+		     f->id == SIPSCAN_HDR_FROM || f->id == SIPSCAN_HDR_TO) &&
+		    !siplex_params_ok(m->buf + f->value_off, f->value_len))
+			return fail(err, code, "empty parameter in %s header",
+				    sipscan_hdr_name(f->id));
+	}
+	/* Contact URIs get rewritten by offset: each must have a host:port we can find exactly. */
+	for (unsigned int i = 0; i < sipmsg_contact_count(m); i++) {
+		osip_contact_t *c = osip_list_get(&o->contacts, (int)i);
+		struct siplex_span hp;
+		size_t off, len;
+
+		if (c == NULL || c->url == NULL || c->url->host == NULL)
+			continue; /* "*" or a URI without a host: never rewritten */
+		if (!contact_elem(m, i, &off, &len) || !siplex_uri_hostport(m->buf + off, len, &hp))
+			return fail(err, code, "malformed Contact URI");
+	}
 	if (!addr_spec_ok(m))
 		return fail(err, code, "URI with '?' not enclosed in <> (RFC 3261 §20)");
 	if (!m->sc.is_request) {
@@ -374,12 +419,14 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 	m->buf[m->len] = '\0';
 	if (m->sc.is_request && check_request(m, err) != 0)
 		goto fail;
-	copy = sanitized_copy(m->buf, m->len);
+	size_t clen;
+
+	copy = osip_copy(m, &clen);
 	if (copy == NULL || osip_message_init(&m->osip) != 0) {
 		fail(err, 500, "out of memory");
 		goto fail;
 	}
-	if (osip_message_parse(m->osip, copy, m->len) != 0) {
+	if (osip_message_parse(m->osip, copy, clen) != 0) {
 		name_bad_header(m, err, m->sc.is_request ? 400 : 0);
 		goto fail;
 	}

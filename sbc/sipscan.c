@@ -223,23 +223,31 @@ static int scan_status_line(const char *buf, size_t off, size_t end, struct sips
 	return 0;
 }
 
-/* Checks a header value's bytes: NUL is only allowed as the second octet of a quoted-pair inside
- * a quoted string (RFC 3261 §25.1 quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)). */
-static bool value_nul_ok(const char *v, size_t len)
+/* Checks a header value's octets (RFC 3261 §25.1): control characters other than HTAB and the
+ * CRLF of a folded line are not allowed anywhere, except as the second octet of a quoted-pair
+ * inside a quoted string (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F)). */
+static bool value_chars_ok(const char *v, size_t len)
 {
 	bool quoted = false;
 
 	for (size_t i = 0; i < len; i++) {
-		char c = v[i];
+		unsigned char c = (unsigned char)v[i];
 
 		if (quoted && c == '\\' && i + 1 < len) {
 			i++;
 			continue;
 		}
-		if (c == '"')
+		if (c == '"') {
 			quoted = !quoted;
-		else if (c == '\0')
+		} else if (c == '\r') {
+			if (i + 1 >= len || v[i + 1] != '\n')
+				return false;
+		} else if (c == '\n') {
+			if (i + 1 >= len || (v[i + 1] != ' ' && v[i + 1] != '\t'))
+				return false;
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			return false;
+		}
 	}
 	return true;
 }
@@ -466,9 +474,9 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 			v++;
 		while (vend > v && (buf[vend - 1] == ' ' || buf[vend - 1] == '\t'))
 			vend--;
-		if (!value_nul_ok(buf + v, vend - v))
-			return fail(err, code, "NUL octet in header %.*s", (int)(name_end - off),
-				    buf + off);
+		if (!value_chars_ok(buf + v, vend - v))
+			return fail(err, code, "control character (NUL, CR, ...) in header %.*s",
+				    (int)(name_end - off), buf + off);
 		f->line_off = (uint32_t)off;
 		f->line_len = (uint32_t)(next - off);
 		f->value_off = (uint32_t)v;
