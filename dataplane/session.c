@@ -1,0 +1,131 @@
+/* session: a worker's flow table, one flow per relay leg, indexed by local UDP port. */
+#include "session.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct session_table {
+	uint16_t base; /* first even port of the range */
+	uint32_t slots;
+	unsigned count;
+	struct session_flow *flows; /* [slots], one per port pair */
+};
+
+struct session_table *session_table_new(uint16_t port_min, uint16_t port_max)
+{
+	struct session_table *st;
+	uint32_t base = (uint32_t)port_min + (port_min & 1u);
+
+	if (port_min == 0 || base + 1 > port_max) {
+		errno = EINVAL;
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->base = (uint16_t)base;
+	st->slots = ((uint32_t)port_max - base + 1) / 2;
+	st->flows = calloc(st->slots, sizeof(*st->flows));
+	if (!st->flows) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+void session_table_free(struct session_table *st)
+{
+	if (!st)
+		return;
+	free(st->flows);
+	free(st);
+}
+
+static struct session_flow *slot(const struct session_table *st, uint16_t port, unsigned *odd)
+{
+	uint32_t off;
+
+	if (port < st->base)
+		return NULL;
+	off = (uint32_t)port - st->base;
+	if (off / 2 >= st->slots)
+		return NULL;
+	if (odd)
+		*odd = off & 1u;
+	return &st->flows[off / 2];
+}
+
+struct session_flow *session_lookup(struct session_table *st, uint16_t port, enum latch_comp *comp)
+{
+	unsigned odd = 0;
+	struct session_flow *f = slot(st, port, &odd);
+
+	if (!f || !f->id)
+		return NULL;
+	*comp = odd ? LATCH_COMP_RTCP : LATCH_COMP_RTP;
+	return f;
+}
+
+int session_add(struct session_table *st, uint16_t port, uint16_t peer_port, uint32_t id,
+		const struct latch_expect *exp, uint64_t now_ms)
+{
+	unsigned odd = 0;
+	struct session_flow *f = slot(st, port, &odd);
+
+	if (!f || odd || id == 0)
+		return -EINVAL;
+	if (f->id)
+		return -EEXIST;
+	memset(f, 0, sizeof(*f));
+	latch_init(&f->latch, exp, now_ms);
+	f->port = port;
+	f->peer_port = peer_port;
+	__atomic_store_n(&f->id, id, __ATOMIC_RELEASE);
+	st->count++;
+	return 0;
+}
+
+int session_update(struct session_table *st, uint16_t port, const struct latch_expect *exp,
+		   uint64_t now_ms)
+{
+	unsigned odd = 0;
+	struct session_flow *f = slot(st, port, &odd);
+
+	if (!f || odd || !f->id)
+		return -ENOENT;
+	return (int)latch_update(&f->latch, exp, now_ms);
+}
+
+int session_del(struct session_table *st, uint16_t port)
+{
+	unsigned odd = 0;
+	struct session_flow *f = slot(st, port, &odd);
+
+	if (!f || odd || !f->id)
+		return -ENOENT;
+	__atomic_store_n(&f->id, 0, __ATOMIC_RELEASE);
+	st->count--;
+	return 0;
+}
+
+unsigned session_count(const struct session_table *st)
+{
+	return st->count;
+}
+
+int session_flow_read(const struct session_table *st, uint16_t port, struct session_flow_stats *out)
+{
+	unsigned odd = 0;
+	struct session_flow *f = slot(st, port, &odd);
+
+	if (!f || odd || !__atomic_load_n(&f->id, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	out->pkts_in = __atomic_load_n(&f->pkts_in, __ATOMIC_RELAXED);
+	out->bytes_in = __atomic_load_n(&f->bytes_in, __ATOMIC_RELAXED);
+	out->pkts_out = __atomic_load_n(&f->pkts_out, __ATOMIC_RELAXED);
+	out->bytes_out = __atomic_load_n(&f->bytes_out, __ATOMIC_RELAXED);
+	out->drops = __atomic_load_n(&f->drops, __ATOMIC_RELAXED);
+	out->last_seen_ms = __atomic_load_n(&f->last_seen_ms, __ATOMIC_RELAXED);
+	return 0;
+}

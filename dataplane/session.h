@@ -1,0 +1,76 @@
+/* session: a worker's flow table, one flow per relay leg, found by the local UDP port a packet was
+ * sent to (a direct array over the relay port range). */
+#ifndef SBC_DATAPLANE_SESSION_H
+#define SBC_DATAPLANE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "latch.h"
+
+/* One leg of a relayed stream: the remote endpoint that sends to this leg's relay ports (RTP port,
+ * and RTP + 1 for RTCP unless rtcp-mux). Media received here leaves from the peer leg's ports
+ * towards the peer's latched destination.
+ *
+ * Ownership: every field is written by the owning worker only. The counters and last_seen_ms are
+ * also read by the control lcore for stats and media timeouts, with relaxed atomic loads (see
+ * session_flow_read()); everything else is the worker's alone. */
+struct session_flow {
+	struct latch latch; /* the remote endpoint's latch */
+	uint32_t id;	    /* control's handle for events (stream id), 0 = slot unused */
+	uint16_t port;	    /* this leg's RTP port (even) */
+	uint16_t peer_port; /* the other leg's RTP port */
+	bool has_mac;	    /* mac is the Ethernet source of the packets latched from mac_ip */
+	uint8_t mac[6];
+	uint32_t mac_ip; /* network order */
+	uint64_t last_reject_ev_ms;
+	uint64_t last_miss_ev_ms;
+	/* worker: rw; control: ro (relaxed atomics) */
+	uint64_t pkts_in, bytes_in, pkts_out, bytes_out, drops;
+	uint64_t last_seen_ms;
+};
+
+/* What control reads of a flow (a consistent-enough snapshot: each field is read atomically). */
+struct session_flow_stats {
+	uint64_t pkts_in, bytes_in, pkts_out, bytes_out, drops, last_seen_ms;
+};
+
+struct session_table;
+
+/* A table for relay ports port_min..port_max (pairs start at even ports). Allocated once on the
+ * control lcore before the worker starts. Returns NULL with errno EINVAL or ENOMEM. */
+struct session_table *session_table_new(uint16_t port_min, uint16_t port_max);
+void session_table_free(struct session_table *st);
+
+/* The flow owning local port (its RTP or RTCP port), or NULL when the port is outside the range
+ * or no flow is installed. *comp says which port of the pair it was (RTP for the even one). Worker
+ * only; O(1), no allocation. */
+struct session_flow *session_lookup(struct session_table *st, uint16_t port, enum latch_comp *comp);
+
+/* Installs a flow on RTP port `port` relaying to peer_port under the expectation exp. Returns 0,
+ * -EINVAL (port not an even port of the range, id 0) or -EEXIST. Worker only. */
+int session_add(struct session_table *st, uint16_t port, uint16_t peer_port, uint32_t id,
+		const struct latch_expect *exp, uint64_t now_ms);
+
+/* A re-offer: new expectation, learning reopened (latch_update). Returns the new latch generation
+ * or -ENOENT. Worker only. */
+int session_update(struct session_table *st, uint16_t port, const struct latch_expect *exp,
+		   uint64_t now_ms);
+
+/* Removes the flow on `port`. Returns 0 or -ENOENT. Worker only. */
+int session_del(struct session_table *st, uint16_t port);
+
+/* Installed flows. */
+unsigned session_count(const struct session_table *st);
+
+/* Reads the shared counters of the flow on `port` from any thread. Returns 0 or -ENOENT. */
+int session_flow_read(const struct session_table *st, uint16_t port,
+		      struct session_flow_stats *out);
+
+/* Adds v to a shared counter; called by the owning worker only (relaxed store: one writer). */
+static inline void session_counter_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+#endif

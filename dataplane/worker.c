@@ -1,0 +1,390 @@
+/* worker: the relay hot path, one iteration at a time (see worker.h for the contract). */
+#include "worker.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+
+#include "dp_msg.h"
+#include "session.h"
+
+#define WORKER_MSG_BURST  32
+#define EVENT_INTERVAL_MS 1000 /* per flow, for rejected-source and neighbour-miss events */
+#define OUT_TTL		  64   /* we terminate and re-originate the datagram (RFC 1122 §3.2.1.7) */
+
+struct worker_neigh {
+	uint32_t ip;
+	uint8_t mac[6];
+};
+
+struct worker {
+	struct worker_cfg cfg;
+	struct rte_eth_dev_tx_buffer *txb;
+	struct worker_stats stats; /* worker: rw; control: ro (relaxed loads) */
+	unsigned neigh_count, neigh_next;
+	struct worker_neigh neigh[WORKER_NEIGH_MAX];
+} __rte_cache_aligned;
+
+/* One writer per counter (this worker), so a relaxed load + store is an atomic increment. */
+#define STAT_ADD(w, field, v) session_counter_add(&(w)->stats.field, (v))
+
+static void tx_error_cb(struct rte_mbuf **pkts, uint16_t unsent, void *userdata)
+{
+	struct worker *w = userdata;
+
+	rte_pktmbuf_free_bulk(pkts, unsent);
+	STAT_ADD(w, tx_dropped, unsent);
+}
+
+struct worker *worker_new(const struct worker_cfg *cfg)
+{
+	int socket = rte_eth_dev_socket_id(cfg->port_id);
+	struct worker *w;
+
+	if (!cfg->msg_in || !cfg->msg_out || !cfg->exc || !cfg->sessions) {
+		errno = EINVAL;
+		return NULL;
+	}
+	w = rte_zmalloc_socket("dp_worker", sizeof(*w), RTE_CACHE_LINE_SIZE, socket);
+	if (!w) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	w->cfg = *cfg;
+	w->txb = rte_zmalloc_socket("dp_worker_txb", RTE_ETH_TX_BUFFER_SIZE(WORKER_BURST), 0,
+				    socket);
+	if (!w->txb) {
+		rte_free(w);
+		errno = ENOMEM;
+		return NULL;
+	}
+	rte_eth_tx_buffer_init(w->txb, WORKER_BURST);
+	rte_eth_tx_buffer_set_err_callback(w->txb, tx_error_cb, w);
+	return w;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_flush(w);
+	rte_free(w->txb);
+	rte_free(w);
+}
+
+void worker_flush(struct worker *w)
+{
+	uint16_t n = rte_eth_tx_buffer_flush(w->cfg.port_id, w->cfg.tx_queue, w->txb);
+
+	if (n)
+		STAT_ADD(w, tx, n);
+}
+
+void worker_stats_read(const struct worker *w, struct worker_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&w->stats;
+	uint64_t *dst = (uint64_t *)out;
+
+	/* struct worker_stats is only uint64_t counters. */
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+static void neigh_upsert(struct worker *w, uint32_t ip, const uint8_t *mac)
+{
+	for (unsigned i = 0; i < w->neigh_count; i++) {
+		if (w->neigh[i].ip == ip) {
+			memcpy(w->neigh[i].mac, mac, 6);
+			return;
+		}
+	}
+	if (w->neigh_count < WORKER_NEIGH_MAX) {
+		w->neigh[w->neigh_count].ip = ip;
+		memcpy(w->neigh[w->neigh_count++].mac, mac, 6);
+		return;
+	}
+	w->neigh[w->neigh_next].ip = ip;
+	memcpy(w->neigh[w->neigh_next].mac, mac, 6);
+	w->neigh_next = (w->neigh_next + 1) % WORKER_NEIGH_MAX;
+}
+
+static const uint8_t *neigh_lookup(const struct worker *w, uint32_t ip)
+{
+	for (unsigned i = 0; i < w->neigh_count; i++)
+		if (w->neigh[i].ip == ip)
+			return w->neigh[i].mac;
+	return NULL;
+}
+
+static void event(struct worker *w, const struct dp_msg *m)
+{
+	if (!dp_msg_send(w->cfg.msg_out, m))
+		STAT_ADD(w, events_dropped, 1);
+}
+
+static void handle_msg(struct worker *w, const struct dp_msg *m, uint64_t now_ms)
+{
+	struct dp_msg ev;
+	int rc = 0;
+
+	switch (m->type) {
+	case DP_MSG_FLOW_ADD:
+		rc = session_add(w->cfg.sessions, m->port, m->peer_port, m->id, &m->u.exp, now_ms);
+		break;
+	case DP_MSG_FLOW_UPDATE:
+		rc = session_update(w->cfg.sessions, m->port, &m->u.exp, now_ms);
+		rc = rc < 0 ? rc : 0;
+		break;
+	case DP_MSG_FLOW_DEL:
+		rc = session_del(w->cfg.sessions, m->port);
+		if (rc == 0) {
+			memset(&ev, 0, sizeof(ev));
+			ev.type = DP_EV_FREED;
+			ev.port = m->port;
+			ev.id = m->id;
+			ev.worker = (uint16_t)w->cfg.id;
+			event(w, &ev);
+		}
+		break;
+	case DP_MSG_NEIGH_UPDATE:
+		neigh_upsert(w, m->u.neigh.ip, m->u.neigh.mac);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	STAT_ADD(w, msgs, 1);
+	if (rc)
+		STAT_ADD(w, msg_errors, 1);
+}
+
+static void flow_event(struct worker *w, const struct session_flow *f, uint16_t type,
+		       const struct addr_port *src, enum latch_comp comp, enum latch_verdict v)
+{
+	struct dp_msg ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.port = f->port;
+	ev.peer_port = f->peer_port;
+	ev.worker = (uint16_t)w->cfg.id;
+	ev.id = f->id;
+	ev.generation = latch_generation(&f->latch);
+	ev.u.ev.src = *src;
+	ev.u.ev.comp = (uint8_t)comp;
+	ev.u.ev.verdict = (uint8_t)v;
+	event(w, &ev);
+}
+
+static void drop(struct rte_mbuf *m)
+{
+	rte_pktmbuf_free(m);
+}
+
+/* The Ethernet destination for dst: the MAC latched packets of that address came from, else the
+ * next hop's from the neighbour table. NULL when unknown (control is asked to resolve it). */
+static const uint8_t *dest_mac(struct worker *w, struct session_flow *peer, uint32_t dst,
+			       uint64_t now_ms)
+{
+	uint32_t hop = dst;
+	const uint8_t *mac;
+
+	if (peer->has_mac && peer->mac_ip == dst)
+		return peer->mac;
+	if (w->cfg.gateway_ip && (dst & w->cfg.netmask) != (w->cfg.media_ip & w->cfg.netmask))
+		hop = w->cfg.gateway_ip;
+	mac = neigh_lookup(w, hop);
+	if (!mac && now_ms - peer->last_miss_ev_ms >= EVENT_INTERVAL_MS) {
+		struct dp_msg ev;
+
+		peer->last_miss_ev_ms = now_ms;
+		memset(&ev, 0, sizeof(ev));
+		ev.type = DP_EV_NEIGH_MISS;
+		ev.worker = (uint16_t)w->cfg.id;
+		ev.u.neigh.ip = hop;
+		event(w, &ev);
+	}
+	return mac;
+}
+
+static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classify_result *cr,
+		      uint64_t now_ms)
+{
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct session_flow *f, *peer;
+	enum latch_comp comp, lcomp, pcomp;
+	enum classify_media media;
+	enum latch_verdict v;
+	struct addr_port src, dst;
+	const uint8_t *mac;
+	uint16_t out_port;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	uint32_t frame_len;
+
+	if (cr->dst_ip != w->cfg.media_ip) {
+		STAT_ADD(w, drop_not_ours, 1);
+		drop(m);
+		return;
+	}
+	f = session_lookup(w->cfg.sessions, cr->dst_port, &comp);
+	if (!f) {
+		STAT_ADD(w, drop_no_flow, 1);
+		drop(m);
+		return;
+	}
+	media = classify_media(frame + cr->payload_off, cr->payload_len);
+	/* A relay without ICE answers no STUN, and STUN must never latch a source. */
+	if (media == CLASSIFY_MEDIA_BAD || media == CLASSIFY_MEDIA_STUN) {
+		STAT_ADD(w, drop_media, 1);
+		session_counter_add(&f->drops, 1);
+		drop(m);
+		return;
+	}
+	lcomp = comp;
+	if (f->latch.exp.flags & LATCH_F_RTCP_MUX) {
+		/* RFC 5761 §4: with rtcp-mux everything arrives on the RTP port; RTCP is told apart
+		 * by its packet type. The RTCP port of the pair is not in use. */
+		if (comp == LATCH_COMP_RTCP) {
+			STAT_ADD(w, drop_no_flow, 1);
+			drop(m);
+			return;
+		}
+		lcomp = media == CLASSIFY_MEDIA_RTCP ? LATCH_COMP_RTCP : LATCH_COMP_RTP;
+	}
+	memset(&src, 0, sizeof(src));
+	src.ip.family = AF_INET;
+	src.ip.v4.s_addr = cr->src_ip;
+	src.port = cr->src_port;
+	v = latch_check(&f->latch, lcomp, &src, now_ms);
+	if (!latch_verdict_accepts(v)) {
+		STAT_ADD(w, drop_latch[v], 1);
+		session_counter_add(&f->drops, 1);
+		if (now_ms - f->last_reject_ev_ms >= EVENT_INTERVAL_MS) {
+			f->last_reject_ev_ms = now_ms;
+			flow_event(w, f, DP_EV_REJECTED, &src, lcomp, v);
+		}
+		drop(m);
+		return;
+	}
+	if (v != LATCH_ACCEPT) {
+		/* Replies go back through the hop the latched packets came from. */
+		memcpy(f->mac, frame + 6, 6);
+		f->mac_ip = cr->src_ip;
+		f->has_mac = true;
+		flow_event(w, f, DP_EV_LATCHED, &src, lcomp, v);
+	}
+	session_counter_add(&f->pkts_in, 1);
+	session_counter_add(&f->bytes_in, cr->payload_len);
+	__atomic_store_n(&f->last_seen_ms, now_ms, __ATOMIC_RELAXED);
+
+	peer = session_lookup(w->cfg.sessions, f->peer_port, &pcomp);
+	pcomp = lcomp;
+	if (!peer || !latch_dest(&peer->latch, pcomp, &dst) || dst.ip.family != AF_INET) {
+		STAT_ADD(w, drop_no_dest, 1);
+		drop(m);
+		return;
+	}
+	mac = dest_mac(w, peer, dst.ip.v4.s_addr, now_ms);
+	if (!mac) {
+		STAT_ADD(w, drop_no_neigh, 1);
+		drop(m);
+		return;
+	}
+	out_port = peer->port;
+	if (pcomp == LATCH_COMP_RTCP && !(peer->latch.exp.flags & LATCH_F_RTCP_MUX))
+		out_port++;
+
+	/* Ethernet padding after the IP datagram is not sent on. */
+	frame_len = (uint32_t)cr->l4_off + 8u + cr->payload_len;
+	if (m->pkt_len > frame_len)
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - frame_len));
+	memcpy(frame, mac, 6);
+	memcpy(frame + 6, w->cfg.media_mac, 6);
+	ip = (struct rte_ipv4_hdr *)(frame + cr->l3_off);
+	udp = (struct rte_udp_hdr *)(frame + cr->l4_off);
+	ip->src_addr = w->cfg.media_ip;
+	ip->dst_addr = dst.ip.v4.s_addr;
+	ip->time_to_live = OUT_TTL;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(out_port);
+	udp->dst_port = rte_cpu_to_be_16(dst.port);
+	/* The full UDP checksum (RFC 768), never an offload: the lab's veths and af_packet do not
+	 * complete partial checksums. */
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	m->ol_flags = 0;
+	session_counter_add(&peer->pkts_out, 1);
+	session_counter_add(&peer->bytes_out, cr->payload_len);
+	STAT_ADD(w, relayed, 1);
+	STAT_ADD(w, tx, rte_eth_tx_buffer(w->cfg.port_id, w->cfg.tx_queue, w->txb, m));
+}
+
+static void to_control(struct worker *w, struct rte_mbuf *m, uint32_t dst_ip)
+{
+	if (dst_ip != w->cfg.media_ip) {
+		STAT_ADD(w, drop_not_ours, 1);
+		drop(m);
+		return;
+	}
+	if (rte_ring_sp_enqueue(w->cfg.exc, m) != 0) {
+		STAT_ADD(w, exc_dropped, 1);
+		drop(m);
+		return;
+	}
+	STAT_ADD(w, exc, 1);
+}
+
+unsigned worker_poll(struct worker *w, uint64_t now_ms)
+{
+	struct dp_msg msgs[WORKER_MSG_BURST];
+	struct rte_mbuf *pkts[WORKER_BURST];
+	unsigned nmsg, nrx;
+
+	STAT_ADD(w, polls, 1);
+	nmsg = dp_msg_recv(w->cfg.msg_in, msgs, WORKER_MSG_BURST);
+	for (unsigned i = 0; i < nmsg; i++)
+		handle_msg(w, &msgs[i], now_ms);
+
+	nrx = rte_eth_rx_burst(w->cfg.port_id, w->cfg.rx_queue, pkts, WORKER_BURST);
+	if (nrx)
+		STAT_ADD(w, rx, nrx);
+	for (unsigned i = 0; i < nrx; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct classify_result cr;
+		uint32_t flags = 0;
+
+		if (i + 1 < nrx)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		if (m->nb_segs != 1) {
+			STAT_ADD(w, drop_multiseg, 1);
+			drop(m);
+			continue;
+		}
+		if (w->cfg.sw_udp_csum &&
+		    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			flags |= CLASSIFY_F_UDP_CSUM;
+		switch (classify_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, flags,
+				       &cr)) {
+		case CLASSIFY_UDP4:
+			relay_udp(w, m, &cr, now_ms);
+			break;
+		case CLASSIFY_ARP:
+		case CLASSIFY_ICMP4:
+			to_control(w, m, cr.dst_ip);
+			break;
+		default:
+			STAT_ADD(w, drop_classify[cr.drop < CLASSIFY_DROP_COUNT ? cr.drop : 0], 1);
+			drop(m);
+			break;
+		}
+	}
+	return nmsg + nrx;
+}

@@ -1,0 +1,771 @@
+/* worker_test: the relay path on in-process ring ports (rte_eth_from_rings() with separate rx and
+ * tx rings): crafted frames in, what comes out checked byte by byte. Needs root for the EAL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <ftw.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "dp_msg.h"
+#include "exception.h"
+#include "port.h"
+#include "session.h"
+#include "worker.h"
+
+static const uint8_t MAC_US[6] = {0x02, 0, 0, 0, 0, 0x01};
+static const uint8_t MAC_GW[6] = {0x02, 0, 0, 0, 0, 0xfe};
+static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0x50};
+static const uint8_t MAC_X[6] = {0x02, 0, 0, 0, 0, 0x77};
+
+struct t {
+	char prefix[64];
+	struct rte_mempool *mp;
+	struct rte_ring *rx, *tx[2], *exc;
+	uint16_t port;
+	struct dp_chan ch;
+	struct session_table *st;
+	struct worker *w;
+	struct exception *ex;
+	uint64_t now;
+	unsigned latched, rejected, freed;
+	struct dp_msg last_latched;
+};
+
+static struct t T;
+
+static uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
+}
+
+/* Our own RFC 1071 checksum, independent of DPDK's and classify.c's. */
+static uint16_t ref_csum(const uint8_t *p, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i < len; i++)
+		sum += i % 2 ? p[i] : (uint32_t)p[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint16_t udp_csum(const uint8_t *f)
+{
+	const uint8_t *u = f + 34;
+	uint16_t ulen = get16(u + 4);
+	uint32_t pseudo = 0;
+
+	for (int i = 0; i < 8; i += 2)
+		pseudo += (uint32_t)(f[26 + i] << 8 | f[27 + i]);
+	pseudo += 17 + ulen;
+	return ref_csum(u, ulen, pseudo);
+}
+
+/* Ethernet + IPv4 + UDP from smac/sip:sport to us (192.0.2.1):dport with all checksums right. */
+static size_t build_udp(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t sport,
+			uint16_t dport, const uint8_t *payload, size_t plen)
+{
+	uint8_t *ip = f + 14, *u = f + 34;
+	uint32_t s = ip4(sip), d = ip4("192.0.2.1");
+	uint16_t c;
+
+	memcpy(f, MAC_US, 6);
+	memcpy(f + 6, smac, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(28 + plen));
+	put16(ip + 4, 0x1234);
+	ip[8] = 61;
+	ip[9] = 17;
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, ref_csum(ip, 20, 0));
+	put16(u, sport);
+	put16(u + 2, dport);
+	put16(u + 4, (uint16_t)(8 + plen));
+	put16(u + 6, 0);
+	memcpy(u + 8, payload, plen);
+	c = udp_csum(f);
+	put16(u + 6, c ? c : 0xffff);
+	return 42 + plen;
+}
+
+static size_t rtp(uint8_t *p, uint16_t seq)
+{
+	memset(p, 0xd5, 172);
+	p[0] = 0x80;
+	p[1] = 0;
+	put16(p + 2, seq);
+	memset(p + 4, 0, 8);
+	p[11] = 7;
+	return 172;
+}
+
+/* An RTCP receiver report without report blocks (RFC 3550 §6.4.2). */
+static size_t rtcp(uint8_t *p)
+{
+	static const uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 7};
+
+	memcpy(p, rr, sizeof(rr));
+	return sizeof(rr);
+}
+
+static void inject(const uint8_t *f, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(T.mp);
+	char *d;
+
+	assert_non_null(m);
+	d = rte_pktmbuf_append(m, (uint16_t)len);
+	assert_non_null(d);
+	memcpy(d, f, len);
+	assert_int_equal(rte_ring_enqueue(T.rx, m), 0);
+}
+
+static void on_neigh(void *arg, uint32_t ip, const uint8_t mac[6])
+{
+	struct t *t = arg;
+	struct dp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DP_MSG_NEIGH_UPDATE;
+	m.u.neigh.ip = ip;
+	memcpy(m.u.neigh.mac, mac, 6);
+	assert_true(dp_msg_send(t->ch.to_worker, &m));
+}
+
+/* What the control lcore does between worker iterations: exceptions and events. */
+static void control(void)
+{
+	struct rte_mbuf *m;
+	struct dp_msg ev[32];
+	unsigned n;
+
+	while (rte_ring_dequeue(T.exc, (void **)&m) == 0)
+		exception_input(T.ex, m, T.now);
+	n = dp_msg_recv(T.ch.to_control, ev, 32);
+	for (unsigned i = 0; i < n; i++) {
+		switch (ev[i].type) {
+		case DP_EV_LATCHED:
+			T.latched++;
+			T.last_latched = ev[i];
+			break;
+		case DP_EV_REJECTED:
+			T.rejected++;
+			break;
+		case DP_EV_FREED:
+			T.freed++;
+			break;
+		case DP_EV_NEIGH_MISS:
+			exception_resolve(T.ex, ev[i].u.neigh.ip, T.now);
+			break;
+		default:
+			fail_msg("unexpected event %u", ev[i].type);
+		}
+	}
+}
+
+static void pump(void)
+{
+	T.now += 10;
+	for (int i = 0; i < 3; i++) {
+		worker_poll(T.w, T.now);
+		worker_flush(T.w);
+		control();
+	}
+}
+
+/* Takes one frame sent on tx queue q into buf; returns its length or 0 when none. */
+static size_t take(unsigned q, uint8_t *buf)
+{
+	struct rte_mbuf *m;
+	size_t len;
+
+	if (rte_ring_dequeue(T.tx[q], (void **)&m) != 0)
+		return 0;
+	assert_int_equal(m->nb_segs, 1);
+	len = m->pkt_len;
+	memcpy(buf, rte_pktmbuf_mtod(m, void *), len);
+	rte_pktmbuf_free(m);
+	return len;
+}
+
+static unsigned pending(unsigned q)
+{
+	return rte_ring_count(T.tx[q]);
+}
+
+static void flush_all(void)
+{
+	uint8_t buf[2048];
+
+	while (take(0, buf) || take(1, buf))
+		;
+}
+
+/* Checks a relayed frame: Ethernet, addresses, ports, TTL, both checksums, the payload intact. */
+static void check_relayed(const uint8_t *f, size_t len, const uint8_t *dmac, const char *dip,
+			  uint16_t sport, uint16_t dport, const uint8_t *payload, size_t plen)
+{
+	uint32_t s = ip4("192.0.2.1"), d = ip4(dip);
+
+	assert_int_equal(len, 42 + plen);
+	assert_memory_equal(f, dmac, 6);
+	assert_memory_equal(f + 6, MAC_US, 6);
+	assert_int_equal(get16(f + 12), 0x0800);
+	assert_memory_equal(f + 26, &s, 4);
+	assert_memory_equal(f + 30, &d, 4);
+	assert_int_equal(f[22], 64);
+	assert_int_equal(ref_csum(f + 14, 20, 0), 0);
+	assert_int_equal(get16(f + 34), sport);
+	assert_int_equal(get16(f + 36), dport);
+	assert_int_equal(get16(f + 38), 8 + plen);
+	assert_int_not_equal(get16(f + 40), 0);
+	assert_int_equal(udp_csum(f), 0);
+	assert_memory_equal(f + 42, payload, plen);
+}
+
+static void expect_leg(struct latch_expect *e, const char *ip, uint16_t rtp_port, uint8_t origin,
+		       uint32_t flags)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr.family = AF_INET;
+	e->addr.v4.s_addr = ip4(ip);
+	e->rtp_port = rtp_port;
+	e->origin = origin;
+	e->flags = flags;
+}
+
+static void add_flow(uint16_t port, uint16_t peer, uint32_t id, const struct latch_expect *e)
+{
+	struct dp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DP_MSG_FLOW_ADD;
+	m.port = port;
+	m.peer_port = peer;
+	m.id = id;
+	m.u.exp = *e;
+	assert_true(dp_msg_send(T.ch.to_worker, &m));
+}
+
+static void del_flow(uint16_t port, uint32_t id)
+{
+	struct dp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DP_MSG_FLOW_DEL;
+	m.port = port;
+	m.id = id;
+	assert_true(dp_msg_send(T.ch.to_worker, &m));
+}
+
+/* A call: A (203.0.113.9, behind a NAT that maps 27910 -> 52500, reached through the gateway) on
+ * relay ports 30000/30001, B (192.0.2.50, on-link, not NAT'd) on 30002/30003. */
+static void add_call(uint16_t pa, uint16_t pb, uint32_t flags)
+{
+	struct latch_expect ea, eb;
+
+	expect_leg(&ea, "203.0.113.9", 27910, LATCH_ORIGIN_SIP_SOURCE, flags);
+	expect_leg(&eb, "192.0.2.50", 40000, LATCH_ORIGIN_SDP, flags);
+	add_flow(pa, pb, pa, &ea);
+	add_flow(pb, pa, pb, &eb);
+	pump();
+}
+
+static void test_relay_both_ways(void **state)
+{
+	uint8_t f[2048], out[2048], pl[256];
+	size_t len, plen;
+	struct worker_stats ws;
+	struct session_flow_stats fs;
+
+	(void)state;
+	add_call(30000, 30002, 0);
+	assert_int_equal(session_count(T.st), 2);
+
+	/* A's first packet latches its NAT port; B's MAC is not known yet: ARP for it. */
+	plen = rtp(pl, 1);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
+	pump();
+	assert_int_equal(T.latched, 1);
+	assert_int_equal(T.last_latched.port, 30000);
+	assert_int_equal(T.last_latched.u.ev.src.port, 52500);
+	assert_int_equal(pending(0), 0);
+	len = take(1, out);
+	assert_int_equal(len, 42);
+	assert_memory_equal(out, "\xff\xff\xff\xff\xff\xff", 6);
+	assert_int_equal(get16(out + 12), 0x0806);
+	assert_int_equal(get16(out + 20), 1);
+	assert_memory_equal(out + 38, (uint32_t[]){ip4("192.0.2.50")}, 4);
+
+	/* B answers the ARP request; now A's media reaches B from relay port 30002. */
+	{
+		uint8_t arp[42];
+		uint32_t b = ip4("192.0.2.50"), us = ip4("192.0.2.1");
+
+		memcpy(arp, MAC_US, 6);
+		memcpy(arp + 6, MAC_B, 6);
+		put16(arp + 12, 0x0806);
+		put16(arp + 14, 1);
+		put16(arp + 16, 0x0800);
+		arp[18] = 6;
+		arp[19] = 4;
+		put16(arp + 20, 2);
+		memcpy(arp + 22, MAC_B, 6);
+		memcpy(arp + 28, &b, 4);
+		memcpy(arp + 32, MAC_US, 6);
+		memcpy(arp + 38, &us, 4);
+		inject(arp, sizeof(arp));
+		pump();
+	}
+	plen = rtp(pl, 2);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30002, 40000, pl, plen);
+
+	/* B to A: from 30000 to A's latched NAT port, through the MAC A's packets came from. */
+	plen = rtp(pl, 100);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen));
+	pump();
+	assert_int_equal(T.latched, 2);
+	len = take(0, out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
+
+	/* RTCP on port + 1, each direction latching its own NAT port. */
+	plen = rtcp(pl);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52501, 30001, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30003, 40001, pl, plen);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40001, 30003, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30001, 52501, pl, plen);
+	assert_int_equal(T.latched, 4);
+
+	/* Ethernet padding after the datagram is not relayed. */
+	plen = rtcp(pl);
+	len = build_udp(f, MAC_B, "192.0.2.50", 40001, 30003, pl, plen);
+	memset(f + len, 0, 10);
+	inject(f, len + 10);
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30001, 52501, pl, plen);
+
+	assert_int_equal(session_flow_read(T.st, 30000, &fs), 0);
+	assert_int_equal(fs.pkts_in, 3);
+	assert_int_equal(fs.pkts_out, 3);
+	assert_true(fs.last_seen_ms > 1000000 && fs.last_seen_ms < T.now);
+	worker_stats_read(T.w, &ws);
+	assert_int_equal(ws.relayed, 5);
+	assert_int_equal(ws.drop_no_neigh, 1);
+	assert_int_equal(pending(0) + pending(1), 0);
+
+	del_flow(30000, 30000);
+	del_flow(30002, 30002);
+	pump();
+	assert_int_equal(T.freed, 2);
+	assert_int_equal(session_count(T.st), 0);
+	/* After delete nothing is relayed. */
+	plen = rtp(pl, 3);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
+	pump();
+	assert_int_equal(pending(0), 0);
+	worker_stats_read(T.w, &ws);
+	assert_int_equal(ws.drop_no_flow, 1);
+}
+
+static void test_stranger(void **state)
+{
+	uint8_t f[2048], out[2048], pl[256];
+	size_t len, plen = rtp(pl, 1);
+	struct worker_stats before, after;
+
+	(void)state;
+	flush_all();
+	add_call(30010, 30012, 0);
+	worker_stats_read(T.w, &before);
+	/* Before A latched: a stranger guessing the relay port gets nothing through, and does not
+	 * latch (RTP bleed). */
+	inject(f, build_udp(f, MAC_X, "198.51.100.7", 4444, 30010, pl, plen));
+	inject(f, build_udp(f, MAC_X, "198.51.100.7", 4445, 30011, pl, plen));
+	pump();
+	assert_int_equal(pending(0), 0);
+	assert_int_equal(T.rejected, 1);
+	/* A latches. */
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 40001, 30010, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30012, 40000, pl, plen);
+	/* After: a stranger, and A's own address with another port (a neighbour behind the same NAT),
+	 * are dropped; the stranger spoofing B's address but a wrong port too. */
+	inject(f, build_udp(f, MAC_X, "198.51.100.7", 4444, 30010, pl, plen));
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 40003, 30010, pl, plen));
+	inject(f, build_udp(f, MAC_X, "192.0.2.50", 40002, 30012, pl, plen));
+	pump();
+	/* The third one is B's address, which B's leg trusts (its SDP address, not NAT'd): it latches
+	 * B with port 40002, as the rules say, and goes to A. */
+	len = take(0, out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30010, 40001, pl, plen);
+	assert_int_equal(pending(0), 0);
+	worker_stats_read(T.w, &after);
+	assert_int_equal(
+		after.drop_latch[LATCH_DROP_STRANGER] - before.drop_latch[LATCH_DROP_STRANGER], 3);
+	assert_int_equal(after.drop_latch[LATCH_DROP_PORT] - before.drop_latch[LATCH_DROP_PORT], 1);
+	/* Once B latched to 40002, B's SDP port 40000 is a different source: dropped. */
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30012, pl, plen));
+	pump();
+	assert_int_equal(pending(0), 0);
+	del_flow(30010, 30010);
+	del_flow(30012, 30012);
+	pump();
+}
+
+static void test_rtcp_mux(void **state)
+{
+	uint8_t f[2048], out[2048], pl[256];
+	size_t len, plen;
+
+	(void)state;
+	flush_all();
+	add_call(30020, 30022, LATCH_F_RTCP_MUX);
+	plen = rtp(pl, 1);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30020, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30022, 40000, pl, plen);
+	/* RTCP on the RTP port (RFC 5761) goes to B's RTP port too. */
+	plen = rtcp(pl);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30020, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30022, 40000, pl, plen);
+	/* RTCP from another port of A's address is not accepted: mux means one source. */
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50001, 30020, pl, plen));
+	/* The RTCP port of a muxed pair is not in use. */
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30021, pl, plen));
+	pump();
+	assert_int_equal(pending(0), 0);
+	plen = rtcp(pl);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30022, pl, plen));
+	pump();
+	len = take(0, out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30020, 50000, pl, plen);
+	del_flow(30020, 30020);
+	del_flow(30022, 30022);
+	pump();
+}
+
+static void test_malformed(void **state)
+{
+	uint8_t f[2048], pl[256];
+	size_t len, plen = rtp(pl, 1);
+	struct worker_stats before, after;
+	unsigned latched = T.latched;
+
+	(void)state;
+	flush_all();
+	add_call(30030, 30032, 0);
+	worker_stats_read(T.w, &before);
+	/* IP header checksum wrong. */
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	f[24] ^= 1;
+	inject(f, len);
+	/* UDP checksum wrong. */
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	f[60] ^= 0x55;
+	inject(f, len);
+	/* Truncated inside the UDP header. */
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	inject(f, 38);
+	/* A fragment. */
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	put16(f + 20, 0x2000);
+	put16(f + 24, 0);
+	put16(f + 24, ref_csum(f + 14, 20, 0));
+	inject(f, len);
+	/* UDP length larger than the datagram. */
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	put16(f + 38, (uint16_t)(get16(f + 38) + 4));
+	inject(f, len);
+	/* RTP shorter than its fixed header, and one whose CSRC count runs past the end: must not
+	 * latch either. */
+	pl[0] = 0x80;
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, 5));
+	pl[0] = 0x8f;
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, 20));
+	/* A short Ethernet frame and an IPv6 one. */
+	inject(f, 10);
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	put16(f + 12, 0x86dd);
+	inject(f, len);
+	/* To a port with no session, and to another address. */
+	plen = rtp(pl, 1);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30090, pl, plen));
+	len = build_udp(f, MAC_GW, "203.0.113.9", 50000, 30030, pl, plen);
+	{
+		uint32_t other = ip4("192.0.2.2");
+
+		memcpy(f + 30, &other, 4);
+		put16(f + 24, 0);
+		put16(f + 24, ref_csum(f + 14, 20, 0));
+		put16(f + 40, 0); /* no UDP checksum (RFC 768) */
+	}
+	inject(f, len);
+	pump();
+	assert_int_equal(pending(0), 0);
+	assert_int_equal(T.latched, latched); /* nothing latched */
+	worker_stats_read(T.w, &after);
+#define D(x) (after.x - before.x)
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_IP_CSUM]), 1);
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_UDP_CSUM]), 1);
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_IP_FRAGMENT]), 1);
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_UDP_LEN]) +
+				 D(drop_classify[CLASSIFY_DROP_IP_TOTLEN]) +
+				 D(drop_classify[CLASSIFY_DROP_UDP_SHORT]),
+			 2);
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_ETH_SHORT]), 1);
+	assert_int_equal(D(drop_classify[CLASSIFY_DROP_ETH_TYPE]), 1);
+	assert_int_equal(D(drop_media), 2);
+	assert_int_equal(D(drop_no_flow), 1);
+	assert_int_equal(D(drop_not_ours), 1);
+	assert_int_equal(D(relayed), 0);
+#undef D
+	del_flow(30030, 30030);
+	del_flow(30032, 30032);
+	pump();
+}
+
+static void test_arp_icmp(void **state)
+{
+	uint8_t f[128], out[2048];
+	uint32_t x = ip4("192.0.2.77"), us = ip4("192.0.2.1"), other = ip4("192.0.2.9");
+	size_t len;
+	struct exception_stats es;
+	uint8_t mac[6];
+
+	(void)state;
+	flush_all();
+	/* Who has 192.0.2.1? Tell 192.0.2.77. */
+	memset(f, 0xff, 6);
+	memcpy(f + 6, MAC_X, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	memcpy(f + 22, MAC_X, 6);
+	memcpy(f + 28, &x, 4);
+	memset(f + 32, 0, 6);
+	memcpy(f + 38, &us, 4);
+	memset(f + 42, 0, 18); /* padded to the Ethernet minimum */
+	inject(f, 60);
+	pump();
+	len = take(1, out);
+	assert_true(len >= 42);
+	assert_memory_equal(out, MAC_X, 6);
+	assert_memory_equal(out + 6, MAC_US, 6);
+	assert_int_equal(get16(out + 20), 2);
+	assert_memory_equal(out + 22, MAC_US, 6);
+	assert_memory_equal(out + 28, &us, 4);
+	assert_memory_equal(out + 32, MAC_X, 6);
+	assert_memory_equal(out + 38, &x, 4);
+	assert_true(exception_neigh_lookup(T.ex, x, mac));
+	assert_memory_equal(mac, MAC_X, 6);
+	/* For another address: not ours, no answer. */
+	memcpy(f + 38, &other, 4);
+	inject(f, 60);
+	pump();
+	assert_int_equal(pending(1), 0);
+
+	/* ICMP echo with an odd-length payload. */
+	{
+		uint8_t *ip = f + 14, *ic = f + 34;
+		uint32_t s = x;
+
+		memcpy(f, MAC_US, 6);
+		memcpy(f + 6, MAC_X, 6);
+		put16(f + 12, 0x0800);
+		memset(ip, 0, 20);
+		ip[0] = 0x45;
+		put16(ip + 2, 20 + 8 + 5);
+		ip[8] = 64;
+		ip[9] = 1;
+		memcpy(ip + 12, &s, 4);
+		memcpy(ip + 16, &us, 4);
+		put16(ip + 10, ref_csum(ip, 20, 0));
+		ic[0] = 8;
+		ic[1] = 0;
+		put16(ic + 2, 0);
+		put16(ic + 4, 0x4242);
+		put16(ic + 6, 9);
+		memcpy(ic + 8, "hello", 5);
+		put16(ic + 2, ref_csum(ic, 13, 0));
+		inject(f, 47);
+	}
+	pump();
+	len = take(1, out);
+	assert_int_equal(len, 47);
+	assert_memory_equal(out, MAC_X, 6);
+	assert_memory_equal(out + 26, &us, 4);
+	assert_memory_equal(out + 30, &x, 4);
+	assert_int_equal(ref_csum(out + 14, 20, 0), 0);
+	assert_int_equal(out[34], 0);
+	assert_int_equal(ref_csum(out + 34, 13, 0), 0);
+	assert_int_equal(get16(out + 38), 0x4242);
+	assert_memory_equal(out + 42, "hello", 5);
+	exception_stats_read(T.ex, &es);
+	assert_int_equal(es.arp_replied, 1);
+	assert_int_equal(es.icmp_replied, 1);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void cleanup_runtime(void)
+{
+	char dir[128];
+
+	if (!T.prefix[0])
+		return;
+	snprintf(dir, sizeof(dir), "/var/run/dpdk/%s", T.prefix);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int setup_fail(int line)
+{
+	fprintf(stderr, "worker_test: set-up failed at line %d: %s\n", line,
+		rte_strerror(rte_errno));
+	return -1;
+}
+
+static int setup(void **state)
+{
+	char pfx[96];
+	char *argv[] = {"worker_test", "--no-huge",	    "-m", "256", "--no-pci", pfx, "-l",
+			"0",	       "--log-level=error", NULL};
+	struct rte_ring *tx[2];
+	struct port_rss rss;
+	struct worker_cfg wc;
+	struct exception_cfg ec;
+	int rc;
+
+	(void)state;
+	snprintf(T.prefix, sizeof(T.prefix), "dp_worker_test_%d", (int)getpid());
+	snprintf(pfx, sizeof(pfx), "--file-prefix=%s", T.prefix);
+	atexit(cleanup_runtime);
+	if (rte_eal_init(9, argv) < 0)
+		return setup_fail(__LINE__);
+	T.mp = port_mempool_new("wt_mp", 2047, 0);
+	T.rx = rte_ring_create("wt_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.tx[0] = rte_ring_create("wt_tx0", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.tx[1] = rte_ring_create("wt_tx1", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.exc = rte_ring_create("wt_exc", 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!T.mp || !T.rx || !T.tx[0] || !T.tx[1] || !T.exc)
+		return setup_fail(__LINE__);
+	tx[0] = T.tx[0];
+	tx[1] = T.tx[1];
+	rc = rte_eth_from_rings("wt_port", &T.rx, 1, tx, 2, 0);
+	if (rc < 0)
+		return setup_fail(__LINE__);
+	T.port = (uint16_t)rc;
+	if (port_setup(T.port, 1, T.mp, &rss) != 0 || rss.enabled)
+		return setup_fail(__LINE__);
+	if (dp_chan_init(&T.ch, "wt", 0, 256, 0) != 0)
+		return setup_fail(__LINE__);
+	T.st = session_table_new(30000, 30099);
+	memset(&wc, 0, sizeof(wc));
+	wc.port_id = T.port;
+	wc.rx_queue = 0;
+	wc.tx_queue = 0;
+	wc.msg_in = T.ch.to_worker;
+	wc.msg_out = T.ch.to_control;
+	wc.exc = T.exc;
+	wc.sessions = T.st;
+	wc.media_ip = ip4("192.0.2.1");
+	memcpy(wc.media_mac, MAC_US, 6);
+	wc.gateway_ip = ip4("192.0.2.254");
+	wc.netmask = ip4("255.255.255.0");
+	wc.sw_udp_csum = true;
+	T.w = worker_new(&wc);
+	memset(&ec, 0, sizeof(ec));
+	ec.port_id = T.port;
+	ec.tx_queue = port_control_txq(1);
+	ec.media_ip = wc.media_ip;
+	memcpy(ec.media_mac, MAC_US, 6);
+	ec.mp = T.mp;
+	ec.on_neigh = on_neigh;
+	ec.arg = &T;
+	T.ex = exception_new(&ec);
+	if (!T.st || !T.w || !T.ex)
+		return setup_fail(__LINE__);
+	T.now = 1000000;
+	/* The gateway is known (A's media comes through it); B is resolved by ARP in the test. */
+	on_neigh(&T, ip4("192.0.2.254"), MAC_GW);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	flush_all();
+	worker_free(T.w);
+	exception_free(T.ex);
+	session_table_free(T.st);
+	port_close(T.port);
+	dp_chan_free(&T.ch);
+	rte_eal_cleanup();
+	cleanup_runtime();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_relay_both_ways), cmocka_unit_test(test_stranger),
+		cmocka_unit_test(test_rtcp_mux),	cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_arp_icmp),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "worker_test: needs root for the DPDK EAL, skipped\n");
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
