@@ -17,6 +17,8 @@ struct out {
 
 static void put(struct out *o, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	if (o->overflow || n > o->cap - o->len) {
 		o->overflow = true;
 		return;

@@ -371,6 +371,8 @@ static const struct bad_case bad_cases[] = {
 	{HDR "m=\r\n", 0, -EINVAL, 5},
 	{HDR "m=audio 5000 RTP/AVP 0\r\ns=-\r\n", 0, -EINVAL, 6},
 	{HDR "m=audio 5000 RTP/AVP 0\r\no=- 1 1 IN IP4 192.0.2.1\r\n", 0, -EINVAL, 6},
+	{"v=0\r\ns=-\r\nm=audio 1 RTP/AVP 0\r\no=- 1 1 IN IP4 192.0.2.1\r\n", 0, -EINVAL, 4},
+	{"v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\nm=audio 1 RTP/AVP 0\r\ns=-\r\n", 0, -EINVAL, 4},
 	{HDR "c=IN IP4\r\n", 0, -EINVAL, 5},
 	{HDR "c=IN IP5 192.0.2.1\r\n", 0, -EINVAL, 5},
 	{HDR "c=ATM NSAP 47.0005.80\r\n", 0, -EINVAL, 5},
@@ -426,6 +428,8 @@ static void test_error_text(void **state)
 			 -EINVAL);
 	assert_string_equal(sdp_error_format(&err, why, sizeof(why)),
 			    "line 5: m= port is not a number 0..65535");
+	assert_int_equal(sdp_parse("v=0\r\ns=-\r\n", 10, &sdp, &err), -EINVAL);
+	assert_string_equal(sdp_error_format(&err, why, sizeof(why)), "o= missing");
 	assert_int_equal(sdp_parse(NULL, 0, &sdp, NULL), -EINVAL);
 	assert_null(sdp);
 }
