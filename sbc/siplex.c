@@ -164,9 +164,12 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 	size_t e = h;
 
 	if (e < end && v[e] == '[') {
-		while (e < end && v[e] != ']')
+		/* IPv6reference = "[" IPv6address "]": hex digits, ':' and '.' (RFC 3261 §25.1). */
+		e++;
+		while (e < end && (v[e] == ':' || v[e] == '.' || (v[e] >= '0' && v[e] <= '9') ||
+				   ((v[e] | 0x20) >= 'a' && (v[e] | 0x20) <= 'f')))
 			e++;
-		if (e == end)
+		if (e == end || v[e] != ']')
 			return false;
 		e++;
 	} else {
@@ -198,6 +201,47 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 	return true;
 }
 
+static size_t skip_ws(const char *v, size_t len, size_t i);
+
+static bool is_token_c(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+/* Checks one generic-param at v[i] (just after ';'): SWS token [SWS "=" SWS gen-value], where
+ * gen-value = token / host / quoted-string (RFC 3261 §25.1). Returns the offset after it, or 0. */
+static size_t generic_param(const char *v, size_t len, size_t i)
+{
+	i = skip_ws(v, len, i);
+	size_t t = i;
+
+	while (i < len && is_token_c(v[i]))
+		i++;
+	if (i == t)
+		return 0;
+	i = skip_ws(v, len, i);
+	if (i < len && v[i] == '=') {
+		i = skip_ws(v, len, i + 1);
+		if (i < len && v[i] == '"') {
+			for (i++; i < len && v[i] != '"'; i++)
+				if (v[i] == '\\')
+					i++;
+			if (i >= len)
+				return 0;
+			i++;
+		} else {
+			size_t s0 = i;
+
+			while (i < len && (is_token_c(v[i]) || v[i] == ':' || v[i] == '[' || v[i] == ']'))
+				i++;
+			if (i == s0)
+				return 0;
+		}
+	}
+	return skip_ws(v, len, i);
+}
+
 bool siplex_params_ok(const char *v, size_t len)
 {
 	bool quoted = false;
@@ -224,15 +268,16 @@ bool siplex_params_ok(const char *v, size_t len)
 		else if (c == ']' && bracket > 0)
 			bracket--;
 		else if (c == ';' && angle == 0 && bracket == 0) {
-			size_t p = i + 1;
+			size_t e = generic_param(v, len, i + 1);
 
-			while (p < len && is_ws(v[p]))
-				p++;
-			if (p == len || v[p] == ';' || v[p] == ',' || v[p] == '=')
+			/* A parameter ends at the next ';', at ',' (next element) or at the end. */
+			if (e == 0 || (e < len && v[e] != ';' && v[e] != ','))
 				return false;
+			i = e - 1;
 		}
 	}
-	return true;
+	/* An unterminated quoted string swallows the rest: malformed too (RFC 4475 §3.1.2.6). */
+	return !quoted;
 }
 
 static size_t skip_ws(const char *v, size_t len, size_t i)

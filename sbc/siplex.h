@@ -32,7 +32,7 @@ bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by);
 
 /* True when every ';' outside quoted strings, <...> and [...] is followed (after whitespace) by a
  * parameter name: no empty parameters such as "a;;b" or a trailing ';' (RFC 3261 §25.1 generic-param
- * = token [ EQUAL gen-value ]). */
+ * = token [ EQUAL gen-value ]), and no unterminated quoted string. */
 bool siplex_params_ok(const char *v, size_t len);
 
 #endif
