@@ -1,0 +1,213 @@
+/* ng_call: the call store of the ng server (hash by call-id, index by relay port). */
+#include "ng_call.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ng_calls {
+	unsigned mask;
+	unsigned count;
+	uint64_t total;
+	struct ng_call *head, *tail;
+	struct ng_call **by_port; /* [65536] */
+	struct ng_call *bucket[];
+};
+
+/* FNV-1a: call-ids are chosen by the peers, but the table only costs time when they collide. */
+static uint32_t hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
+struct ng_calls *ng_calls_new(unsigned buckets)
+{
+	struct ng_calls *cs;
+
+	if (buckets == 0 || (buckets & (buckets - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	cs = calloc(1, sizeof(*cs) + buckets * sizeof(cs->bucket[0]));
+	if (!cs)
+		return NULL;
+	cs->mask = buckets - 1;
+	cs->by_port = calloc(65536, sizeof(*cs->by_port));
+	if (!cs->by_port) {
+		free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+static void call_free(struct ng_call *c)
+{
+	free(c->call_id);
+	free(c->tag[0]);
+	free(c->tag[1]);
+	free(c->streams);
+	free(c);
+}
+
+void ng_calls_free(struct ng_calls *cs)
+{
+	struct ng_call *c, *n;
+
+	if (!cs)
+		return;
+	for (c = cs->head; c; c = n) {
+		n = c->next;
+		call_free(c);
+	}
+	free(cs->by_port);
+	free(cs);
+}
+
+struct ng_call *ng_calls_find(const struct ng_calls *cs, const char *id, size_t len)
+{
+	struct ng_call *c = cs->bucket[hash(id, len) & cs->mask];
+
+	for (; c; c = c->hnext)
+		if (strlen(c->call_id) == len && memcmp(c->call_id, id, len) == 0)
+			return c;
+	return NULL;
+}
+
+static char *dup_n(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = 0;
+	}
+	return d;
+}
+
+struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
+			     const char *from_tag, size_t tag_len, uint64_t now_ms,
+			     int64_t now_unix)
+{
+	struct ng_call *c = calloc(1, sizeof(*c));
+	uint32_t b;
+
+	if (!c)
+		return NULL;
+	c->call_id = dup_n(id, id_len);
+	c->tag[0] = dup_n(from_tag, tag_len);
+	if (!c->call_id || !c->tag[0]) {
+		call_free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->created_ms = c->last_signal_ms = now_ms;
+	c->created_unix = now_unix;
+	b = hash(id, id_len) & cs->mask;
+	c->hnext = cs->bucket[b];
+	cs->bucket[b] = c;
+	c->prev = cs->tail;
+	if (cs->tail)
+		cs->tail->next = c;
+	else
+		cs->head = c;
+	cs->tail = c;
+	cs->count++;
+	cs->total++;
+	return c;
+}
+
+void ng_calls_remove(struct ng_calls *cs, struct ng_call *c)
+{
+	struct ng_call **pp = &cs->bucket[hash(c->call_id, strlen(c->call_id)) & cs->mask];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cs->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		cs->tail = c->prev;
+	for (unsigned i = 0; i < c->nstreams; i++)
+		for (unsigned l = 0; l < 2; l++)
+			if (cs->by_port[c->streams[i].ports.port[l]] == c)
+				cs->by_port[c->streams[i].ports.port[l]] = NULL;
+	cs->count--;
+	call_free(c);
+}
+
+int ng_call_set_tag(struct ng_call *call, unsigned i, const char *tag, size_t len)
+{
+	char *d = NULL;
+
+	if (tag && len) {
+		d = dup_n(tag, len);
+		if (!d)
+			return -ENOMEM;
+	}
+	free(call->tag[i]);
+	call->tag[i] = d;
+	return 0;
+}
+
+int ng_call_tag_index(const struct ng_call *call, const char *tag, size_t len)
+{
+	for (int i = 0; i < 2; i++)
+		if (call->tag[i] && strlen(call->tag[i]) == len && !memcmp(call->tag[i], tag, len))
+			return i;
+	return -1;
+}
+
+int ng_call_reserve(struct ng_call *call, unsigned n)
+{
+	struct ng_stream *s;
+
+	if (n <= call->nstreams)
+		return 0;
+	if (n > NG_CALL_MAX_STREAMS)
+		return -E2BIG;
+	s = realloc(call->streams, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memset(s + call->nstreams, 0, (n - call->nstreams) * sizeof(*s));
+	call->streams = s;
+	return 0;
+}
+
+void ng_calls_index_port(struct ng_calls *cs, uint16_t port, struct ng_call *call)
+{
+	cs->by_port[port] = call;
+}
+
+struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port)
+{
+	return cs->by_port[port];
+}
+
+struct ng_call *ng_calls_first(const struct ng_calls *cs)
+{
+	return cs->head;
+}
+
+struct ng_call *ng_calls_next(const struct ng_call *call)
+{
+	return call->next;
+}
+
+unsigned ng_calls_count(const struct ng_calls *cs)
+{
+	return cs->count;
+}
+
+uint64_t ng_calls_total(const struct ng_calls *cs)
+{
+	return cs->total;
+}

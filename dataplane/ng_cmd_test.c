@@ -1,0 +1,622 @@
+/* ng_cmd_test: the ng protocol without the EAL: requests as Kamailio 5.6's rtpengine module sends
+ * them go through ng_server_handle() (framing, reply cache) and ng_cmd over a fake relay. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "bencode.h"
+#include "ng_cmd.h"
+#include "ng_server.h"
+
+/* The fake relay: ports handed out upwards from 30000, legs recorded by port. */
+struct fake {
+	uint16_t next_port;
+	unsigned streams, freed, sets, updates, timeouts;
+	bool set[65536];
+	struct latch_expect exp[65536];
+	struct ng_leg_stats stats[65536];
+	const struct ng_call *timed_out;
+};
+
+static int f_stream_new(void *arg, struct ng_stream_ports *sp)
+{
+	struct fake *f = arg;
+
+	if (f->next_port >= 30100)
+		return -ENOSPC;
+	sp->worker = 0;
+	sp->port[0] = f->next_port;
+	sp->port[1] = (uint16_t)(f->next_port + 2);
+	f->next_port = (uint16_t)(f->next_port + 4);
+	f->streams++;
+	return 0;
+}
+
+static void f_stream_free(void *arg, const struct ng_stream_ports *sp)
+{
+	struct fake *f = arg;
+
+	f->freed++;
+	f->set[sp->port[0]] = f->set[sp->port[1]] = false;
+}
+
+static int f_leg_set(void *arg, const struct ng_stream_ports *sp, unsigned leg,
+		     const struct latch_expect *exp, bool update)
+{
+	struct fake *f = arg;
+	uint16_t p = sp->port[leg];
+
+	assert_int_equal(update, f->set[p]);
+	f->set[p] = true;
+	f->exp[p] = *exp;
+	if (update)
+		f->updates++;
+	else
+		f->sets++;
+	return 0;
+}
+
+static int f_leg_stats(void *arg, const struct ng_stream_ports *sp, unsigned leg,
+		       struct ng_leg_stats *out)
+{
+	struct fake *f = arg;
+
+	*out = f->stats[sp->port[leg]];
+	return 0;
+}
+
+static void f_timeout(void *arg, const struct ng_call *call, uint64_t idle_ms)
+{
+	struct fake *f = arg;
+
+	(void)idle_ms;
+	f->timeouts++;
+	f->timed_out = call;
+}
+
+static const struct ng_ops fake_ops = {
+	.stream_new = f_stream_new,
+	.stream_free = f_stream_free,
+	.leg_set = f_leg_set,
+	.leg_stats = f_leg_stats,
+	.media_timeout = f_timeout,
+};
+
+struct ctx {
+	struct fake *f;
+	struct ng_cmd *nc;
+	struct ng_server *srv;
+	struct ng_now now;
+	char reply[NG_SERVER_MAX_DGRAM + 1];
+	size_t reply_len;
+	struct bencode_item *items;
+	unsigned seq;
+};
+
+static const char SDP_A[] = "v=0\r\n"
+			    "o=alice 2890844526 2890844526 IN IP4 192.168.1.10\r\n"
+			    "s=-\r\n"
+			    "c=IN IP4 192.168.1.10\r\n"
+			    "t=0 0\r\n"
+			    "m=audio 27910 RTP/AVP 0 8 101\r\n"
+			    "a=rtpmap:101 telephone-event/8000\r\n"
+			    "a=ice-ufrag:abcd\r\n"
+			    "a=ice-pwd:0123456789abcdef01234567\r\n"
+			    "a=candidate:1 1 UDP 2130706431 192.168.1.10 27910 typ host\r\n"
+			    "a=sendrecv\r\n";
+
+static const char SDP_B[] = "v=0\r\n"
+			    "o=bob 1 1 IN IP4 198.51.100.20\r\n"
+			    "s=-\r\n"
+			    "c=IN IP4 198.51.100.20\r\n"
+			    "t=0 0\r\n"
+			    "m=audio 40000 RTP/AVP 0\r\n";
+
+static int setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	struct ng_cmd_cfg cfg;
+
+	assert_non_null(c);
+	c->f = calloc(1, sizeof(*c->f));
+	c->f->next_port = 30000;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.media_addr.family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &cfg.media_addr.v4);
+	cfg.media_timeout_s = 30;
+	c->nc = ng_cmd_new(&cfg, &fake_ops, c->f);
+	c->srv = ng_server_new(c->nc, 0);
+	c->now.ms = 1000000;
+	c->now.unix_s = 1700000000;
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	free(c->items);
+	ng_server_free(c->srv);
+	ng_cmd_free(c->nc);
+	free(c->f);
+	free(c);
+	return 0;
+}
+
+/* Sends "cookie SP <dict written by the caller into w>" and decodes the reply's dictionary. */
+static const struct bencode_item *send_req(struct ctx *c, const char *cookie, const char *body,
+					   size_t blen)
+{
+	char dgram[8192];
+	int n = snprintf(dgram, sizeof(dgram), "%s ", cookie);
+	ssize_t r;
+	const char *rc, *rb;
+	size_t rcl, rbl;
+
+	memcpy(dgram + n, body, blen);
+	r = ng_server_handle(c->srv, dgram, (size_t)n + blen, &c->now, c->reply, sizeof(c->reply));
+	assert_true(r > 0);
+	c->reply_len = (size_t)r;
+	assert_int_equal(bencode_ng_split(c->reply, c->reply_len, &rc, &rcl, &rb, &rbl, NULL), 0);
+	assert_int_equal(rcl, strlen(cookie));
+	assert_memory_equal(rc, cookie, rcl);
+	free(c->items);
+	c->items = bencode_decode_new(rb, rbl, 10000, NULL);
+	assert_non_null(c->items);
+	return c->items;
+}
+
+static void kv(struct bencode_writer *w, const char *k, const char *v)
+{
+	bencode_put_kv_str(w, k, v);
+}
+
+static void list(struct bencode_writer *w, const char *k, const char *const *vals)
+{
+	bencode_put_cstr(w, k);
+	bencode_put_list(w);
+	for (; *vals; vals++)
+		bencode_put_cstr(w, *vals);
+	bencode_put_end(w);
+}
+
+/* An offer as Kamailio 5.6 sends it with rtpengine_manage("replace-origin
+ * replace-session-connection ICE=remove") and SIP-source-address for a NAT'd caller. */
+static size_t kamailio_offer(char *buf, size_t cap, const char *sdp, const char *flag)
+{
+	struct bencode_writer w;
+	size_t len;
+
+	bencode_writer_init(&w, buf, cap);
+	bencode_put_dict(&w);
+	list(&w, "supports", (const char *const[]){"load limit", NULL});
+	kv(&w, "sdp", sdp);
+	kv(&w, "ICE", "remove");
+	list(&w, "flags", (const char *const[]){flag, NULL});
+	list(&w, "replace", (const char *const[]){"origin", "session-connection", NULL});
+	kv(&w, "call-id", "call-1@192.168.1.10");
+	list(&w, "received-from", (const char *const[]){"IP4", "203.0.113.9", NULL});
+	kv(&w, "from-tag", "tagA");
+	kv(&w, "via-branch", "z9hG4bK-1");
+	list(&w, "direction", (const char *const[]){"external", "external", NULL});
+	kv(&w, "transport-protocol", "RTP/AVP");
+	kv(&w, "some-future-key", "ignored");
+	kv(&w, "command", "offer");
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static size_t kamailio_answer(char *buf, size_t cap, const char *sdp)
+{
+	struct bencode_writer w;
+	size_t len;
+
+	bencode_writer_init(&w, buf, cap);
+	bencode_put_dict(&w);
+	list(&w, "supports", (const char *const[]){"load limit", NULL});
+	kv(&w, "sdp", sdp);
+	list(&w, "flags", (const char *const[]){"trust-address", NULL});
+	list(&w, "replace", (const char *const[]){"origin", "session-connection", NULL});
+	kv(&w, "call-id", "call-1@192.168.1.10");
+	list(&w, "received-from", (const char *const[]){"IP4", "198.51.100.20", NULL});
+	kv(&w, "from-tag", "tagA");
+	kv(&w, "to-tag", "tagB");
+	kv(&w, "command", "answer");
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static size_t simple(char *buf, size_t cap, const char *cmd, const char *k2, const char *v2)
+{
+	struct bencode_writer w;
+	size_t len;
+
+	bencode_writer_init(&w, buf, cap);
+	bencode_put_dict(&w);
+	kv(&w, "command", cmd);
+	kv(&w, "call-id", "call-1@192.168.1.10");
+	if (k2)
+		kv(&w, k2, v2);
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static bool result_is(const struct bencode_item *d, const char *r)
+{
+	return bencode_str_eq(bencode_dict_get(d, "result"), r);
+}
+
+static const char *reply_sdp(const struct bencode_item *d, size_t *len)
+{
+	const char *s;
+
+	assert_true(bencode_dict_get_str(d, "sdp", &s, len));
+	return s;
+}
+
+static bool contains(const char *s, size_t len, const char *needle)
+{
+	return memmem(s, len, needle, strlen(needle)) != NULL;
+}
+
+static void offer_answer(struct ctx *c)
+{
+	char body[4096];
+	const struct bencode_item *d;
+	const char *sdp;
+	size_t len;
+	char co[16], ca[16];
+
+	/* Each exchange is a new transaction: new cookies (the same cookie gets the cached reply). */
+	c->seq++;
+	snprintf(co, sizeof(co), "oa-o%u", c->seq);
+	snprintf(ca, sizeof(ca), "oa-a%u", c->seq);
+	d = send_req(c, co, body, kamailio_offer(body, sizeof(body), SDP_A, "SIP-source-address"));
+	assert_true(result_is(d, "ok"));
+	sdp = reply_sdp(d, &len);
+	/* The callee is told to send to the relay's port of its own leg. */
+	assert_true(contains(sdp, len, "c=IN IP4 192.0.2.1\r\n"));
+	assert_true(contains(sdp, len, "m=audio 30002 RTP/AVP 0 8 101\r\n"));
+	assert_true(contains(sdp, len, "o=alice 2890844526 2890844526 IN IP4 192.0.2.1\r\n"));
+	assert_false(contains(sdp, len, "a=candidate"));
+	assert_false(contains(sdp, len, "ice-ufrag"));
+	assert_true(contains(sdp, len, "a=rtpmap:101 telephone-event/8000\r\n"));
+
+	d = send_req(c, ca, body, kamailio_answer(body, sizeof(body), SDP_B));
+	assert_true(result_is(d, "ok"));
+	sdp = reply_sdp(d, &len);
+	assert_true(contains(sdp, len, "m=audio 30000 RTP/AVP 0\r\n"));
+	assert_true(contains(sdp, len, "c=IN IP4 192.0.2.1\r\n"));
+}
+
+static void test_ping(void **state)
+{
+	struct ctx *c = *state;
+	const char req[] = "d7:command4:pinge";
+	const struct bencode_item *d = send_req(c, "5323_1", req, sizeof(req) - 1);
+
+	assert_true(result_is(d, "pong"));
+	assert_int_equal(c->reply_len, strlen("5323_1 d6:result4:ponge"));
+	assert_memory_equal(c->reply, "5323_1 d6:result4:ponge", c->reply_len);
+}
+
+static void test_offer_answer(void **state)
+{
+	struct ctx *c = *state;
+	struct fake *f = c->f;
+	char buf[64];
+
+	offer_answer(c);
+	assert_int_equal(f->streams, 1);
+	/* The caller is NAT'd: it may send only from the SIP source address, port learned. */
+	assert_true(f->set[30000]);
+	assert_int_equal(f->exp[30000].origin, LATCH_ORIGIN_SIP_SOURCE);
+	assert_string_equal(addr_format(&f->exp[30000].addr, buf, sizeof(buf)), "203.0.113.9");
+	assert_int_equal(f->exp[30000].rtp_port, 27910);
+	/* The callee trusted: its SDP address. */
+	assert_int_equal(f->exp[30002].origin, LATCH_ORIGIN_SDP);
+	assert_string_equal(addr_format(&f->exp[30002].addr, buf, sizeof(buf)), "198.51.100.20");
+	assert_int_equal(f->exp[30002].rtp_port, 40000);
+	/* The offer installed leg 1 empty, the answer updated it. */
+	assert_int_equal(f->sets, 2);
+	assert_int_equal(f->updates, 1);
+}
+
+static void test_retransmit(void **state)
+{
+	struct ctx *c = *state;
+	char body[4096], first[8192];
+	size_t first_len, blen = kamailio_offer(body, sizeof(body), SDP_A, "SIP-source-address");
+	struct ng_server_stats st;
+
+	send_req(c, "o1", body, blen);
+	memcpy(first, c->reply, c->reply_len);
+	first_len = c->reply_len;
+	/* Same cookie: the cached reply, nothing executed again. */
+	send_req(c, "o1", body, blen);
+	assert_int_equal(c->reply_len, first_len);
+	assert_memory_equal(c->reply, first, first_len);
+	assert_int_equal(c->f->streams, 1);
+	assert_int_equal(c->f->updates, 0);
+	ng_server_stats_read(c->srv, &st);
+	assert_int_equal(st.retransmits, 1);
+	/* A new cookie: a re-offer, which reopens learning (update) but keeps the ports. */
+	send_req(c, "o2", body, blen);
+	assert_int_equal(c->f->streams, 1);
+	assert_int_equal(c->f->updates, 1);
+	assert_true(contains(c->reply, c->reply_len, "m=audio 30002 "));
+	/* After the cache time the cookie is new again. */
+	c->now.ms += NG_SERVER_CACHE_MS;
+	send_req(c, "o1", body, blen);
+	assert_int_equal(c->f->updates, 2);
+}
+
+static void test_no_verdict_and_flags(void **state)
+{
+	struct ctx *c = *state;
+	char body[4096];
+	const struct bencode_item *d;
+	struct bencode_writer w;
+	size_t len;
+	char buf[64];
+
+	/* No NAT flag: a private SDP address means the SIP source; asymmetric and strict-source
+	 * become latch flags. */
+	bencode_writer_init(&w, body, sizeof(body));
+	bencode_put_dict(&w);
+	kv(&w, "command", "offer");
+	kv(&w, "call-id", "c2");
+	kv(&w, "from-tag", "t1");
+	kv(&w, "sdp", SDP_A);
+	list(&w, "received-from", (const char *const[]){"IP4", "203.0.113.9", NULL});
+	list(&w, "flags", (const char *const[]){"asymmetric", "strict-source", NULL});
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	d = send_req(c, "x1", body, len);
+	assert_true(result_is(d, "ok"));
+	assert_int_equal(c->f->exp[30000].origin, LATCH_ORIGIN_SIP_SOURCE);
+	assert_string_equal(addr_format(&c->f->exp[30000].addr, buf, sizeof(buf)), "203.0.113.9");
+	assert_int_equal(c->f->exp[30000].flags, LATCH_F_ASYMMETRIC | LATCH_F_STRICT_SOURCE);
+	/* No replace flags: o= stays, ICE stays. */
+	assert_true(contains(c->reply, c->reply_len, "IN IP4 192.168.1.10\r\ns=-"));
+	assert_true(contains(c->reply, c->reply_len, "a=candidate"));
+	/* trust-address believes even a private address. */
+	d = send_req(c, "x2", body, kamailio_offer(body, sizeof(body), SDP_A, "trust-address"));
+	assert_true(result_is(d, "ok"));
+	assert_int_equal(c->f->exp[30004].origin, LATCH_ORIGIN_SDP);
+	assert_string_equal(addr_format(&c->f->exp[30004].addr, buf, sizeof(buf)), "192.168.1.10");
+}
+
+static void test_query_list_statistics(void **state)
+{
+	struct ctx *c = *state;
+	char body[512];
+	const struct bencode_item *d, *tags, *t, *m, *s;
+	int64_t v;
+
+	offer_answer(c);
+	c->f->stats[30000].packets = 10;
+	c->f->stats[30000].bytes = 1720;
+	c->f->stats[30000].last_ms = c->now.ms;
+	{
+		struct addr_port src;
+
+		memset(&src, 0, sizeof(src));
+		assert_true(addr_parse("203.0.113.9", 11, &src.ip));
+		src.port = 52500;
+		ng_cmd_latched(c->nc, 30000, &src);
+	}
+	d = send_req(c, "q1", body, simple(body, sizeof(body), "query", NULL, NULL));
+	assert_true(result_is(d, "ok"));
+	tags = bencode_dict_get(d, "tags");
+	assert_non_null(tags);
+	t = bencode_dict_get(tags, "tagA");
+	assert_non_null(t);
+	assert_true(bencode_str_eq(bencode_dict_get(t, "in dialogue with"), "tagB"));
+	m = bencode_first(bencode_dict_get(t, "medias"));
+	assert_non_null(m);
+	assert_true(bencode_str_eq(bencode_dict_get(m, "type"), "audio"));
+	s = bencode_first(bencode_dict_get(m, "streams"));
+	assert_true(bencode_dict_get_int(s, "local port", &v));
+	assert_int_equal(v, 30000);
+	assert_true(bencode_dict_get_int(bencode_dict_get(s, "endpoint"), "port", &v));
+	assert_int_equal(v, 52500);
+	assert_true(bencode_dict_get_int(bencode_dict_get(s, "stats"), "packets", &v));
+	assert_int_equal(v, 10);
+	assert_true(bencode_dict_get_int(bencode_dict_get(bencode_dict_get(d, "totals"), "RTP"),
+					 "bytes", &v));
+	assert_int_equal(v, 1720);
+	assert_non_null(bencode_dict_get(tags, "tagB"));
+
+	d = send_req(c, "l1", body, simple(body, sizeof(body), "list", NULL, NULL));
+	assert_true(result_is(d, "ok"));
+	assert_true(
+		bencode_str_eq(bencode_first(bencode_dict_get(d, "calls")), "call-1@192.168.1.10"));
+	d = send_req(c, "s1", body, simple(body, sizeof(body), "statistics", NULL, NULL));
+	assert_true(bencode_dict_get_int(
+		bencode_dict_get(bencode_dict_get(d, "statistics"), "currentstatistics"),
+		"sessionsown", &v));
+	assert_int_equal(v, 1);
+}
+
+static void test_delete(void **state)
+{
+	struct ctx *c = *state;
+	char body[512];
+	const struct bencode_item *d;
+	struct bencode_writer w;
+	size_t len;
+
+	offer_answer(c);
+	/* Kamailio's "delete-delay" is a string. */
+	d = send_req(c, "d1", body, simple(body, sizeof(body), "delete", "delete-delay", "5"));
+	assert_true(result_is(d, "ok"));
+	assert_int_equal(c->f->freed, 0);
+	ng_cmd_timer(c->nc, c->now.ms + 4999);
+	assert_int_equal(c->f->freed, 0);
+	ng_cmd_timer(c->nc, c->now.ms + 5000);
+	assert_int_equal(c->f->freed, 1);
+	d = send_req(c, "q1", body, simple(body, sizeof(body), "query", NULL, NULL));
+	assert_true(result_is(d, "error"));
+	assert_true(bencode_str_eq(bencode_dict_get(d, "error-reason"), "Unknown call-id"));
+
+	/* "delete delay" as an integer 0: immediate; a re-offer during a delay revives the call. */
+	c->f->next_port = 30000;
+	offer_answer(c);
+	d = send_req(c, "d2", body, simple(body, sizeof(body), "delete", "delete-delay", "10"));
+	offer_answer(c);
+	ng_cmd_timer(c->nc, c->now.ms + 20000);
+	assert_int_equal(c->f->freed, 1);
+	bencode_writer_init(&w, body, sizeof(body));
+	bencode_put_dict(&w);
+	kv(&w, "command", "delete");
+	kv(&w, "call-id", "call-1@192.168.1.10");
+	kv(&w, "from-tag", "tagA");
+	bencode_put_kv_int(&w, "delete delay", 0);
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	d = send_req(c, "d3", body, len);
+	assert_true(result_is(d, "ok"));
+	assert_int_equal(c->f->freed, 2);
+	assert_false(c->f->set[30000]);
+}
+
+static void expect_error(struct ctx *c, const char *cookie, const char *body, size_t len,
+			 const char *reason_prefix)
+{
+	const struct bencode_item *d = send_req(c, cookie, body, len);
+	const char *r;
+	size_t rl;
+
+	assert_true(result_is(d, "error"));
+	assert_true(bencode_dict_get_str(d, "error-reason", &r, &rl));
+	if (rl < strlen(reason_prefix) || memcmp(r, reason_prefix, strlen(reason_prefix)))
+		fail_msg("reason '%.*s', expected '%s...'", (int)rl, r, reason_prefix);
+}
+
+static void test_errors(void **state)
+{
+	struct ctx *c = *state;
+	char body[4096], out[256];
+	struct bencode_writer w;
+	size_t len;
+
+	expect_error(c, "e1", "d7:command5:dancee", 18, "Unrecognized command");
+	expect_error(c, "e2", "d4:spam4:eggse", 14, "No command");
+	expect_error(c, "e3", "d7:command4:pin", 15, "Failed to decode bencode");
+	expect_error(c, "e4", body, kamailio_answer(body, sizeof(body), SDP_B), "Unknown call-id");
+	expect_error(c, "e5", body, simple(body, sizeof(body), "delete", NULL, NULL),
+		     "Unknown call-id");
+	expect_error(c, "e6", body, simple(body, sizeof(body), "offer", "from-tag", "x"),
+		     "No SDP body");
+	expect_error(c, "e7", body, simple(body, sizeof(body), "offer", "sdp", "v=0\r\n"),
+		     "No or invalid from-tag");
+	bencode_writer_init(&w, body, sizeof(body));
+	bencode_put_dict(&w);
+	kv(&w, "command", "offer");
+	kv(&w, "call-id", "c9");
+	kv(&w, "from-tag", "t");
+	kv(&w, "sdp", "v=0\r\nbogus\r\n");
+	bencode_put_end(&w);
+	bencode_writer_finish(&w, &len);
+	expect_error(c, "e8", body, len, "Failed to parse SDP: line 2");
+	bencode_writer_init(&w, body, sizeof(body));
+	bencode_put_dict(&w);
+	kv(&w, "command", "offer");
+	list(&w, "received-from", (const char *const[]){"IP4", "not-an-address", NULL});
+	bencode_put_end(&w);
+	bencode_writer_finish(&w, &len);
+	expect_error(c, "e9", body, len, "Invalid received-from");
+	expect_error(c, "e10", body, simple(body, sizeof(body), "delete", "delete-delay", "soon"),
+		     "Invalid delete delay");
+	/* Nothing to answer to without a cookie. */
+	assert_int_equal(
+		ng_server_handle(c->srv, "d7:command4:pinge", 17, &c->now, out, sizeof(out)),
+		-EINVAL);
+	/* A failed offer leaves no call behind. */
+	assert_int_equal(ng_calls_count(ng_cmd_calls(c->nc)), 0);
+}
+
+static void test_ports_exhausted(void **state)
+{
+	struct ctx *c = *state;
+	char body[4096];
+
+	c->f->next_port = 30100;
+	expect_error(c, "p1", body, kamailio_offer(body, sizeof(body), SDP_A, "SIP-source-address"),
+		     "Ran out of ports");
+	assert_int_equal(ng_calls_count(ng_cmd_calls(c->nc)), 0);
+}
+
+static void test_rtcp_mux(void **state)
+{
+	struct ctx *c = *state;
+	char body[4096], sdp[512];
+	static const char mux_a[] = "v=0\r\no=a 1 1 IN IP4 203.0.113.9\r\ns=-\r\nc=IN IP4 "
+				    "203.0.113.9\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n"
+				    "a=rtcp-mux\r\n";
+
+	snprintf(sdp, sizeof(sdp), "%s", mux_a);
+	send_req(c, "m1", body, kamailio_offer(body, sizeof(body), sdp, "trust-address"));
+	/* The offerer muxes only once the answer accepts. */
+	assert_int_equal(c->f->exp[30000].flags & LATCH_F_RTCP_MUX, 0);
+	assert_true(contains(c->reply, c->reply_len, "a=rtcp-mux"));
+	snprintf(sdp, sizeof(sdp), "%sa=rtcp-mux\r\n", SDP_B);
+	send_req(c, "m2", body, kamailio_answer(body, sizeof(body), sdp));
+	assert_int_equal(c->f->exp[30002].flags & LATCH_F_RTCP_MUX, LATCH_F_RTCP_MUX);
+	assert_int_equal(c->f->exp[30000].flags & LATCH_F_RTCP_MUX, LATCH_F_RTCP_MUX);
+	/* A re-offer keeps what was agreed. */
+	send_req(c, "m3", body, kamailio_offer(body, sizeof(body), mux_a, "trust-address"));
+	assert_int_equal(c->f->exp[30000].flags & LATCH_F_RTCP_MUX, LATCH_F_RTCP_MUX);
+}
+
+static void test_media_timeout(void **state)
+{
+	struct ctx *c = *state;
+	char body[512];
+	const struct bencode_item *d;
+
+	offer_answer(c);
+	c->f->stats[30000].last_ms = c->now.ms + 10000;
+	ng_cmd_timer(c->nc, c->now.ms + 39999);
+	assert_int_equal(c->f->timeouts, 0);
+	ng_cmd_timer(c->nc, c->now.ms + 40000);
+	assert_int_equal(c->f->timeouts, 1);
+	assert_string_equal(c->f->timed_out->call_id, "call-1@192.168.1.10");
+	ng_cmd_timer(c->nc, c->now.ms + 80000);
+	assert_int_equal(c->f->timeouts, 1); /* once */
+	d = send_req(c, "q", body, simple(body, sizeof(body), "query", NULL, NULL));
+	assert_true(bencode_str_eq(bencode_dict_get(d, "media timeout"), "yes"));
+	d = send_req(c, "l", body, simple(body, sizeof(body), "list", NULL, NULL));
+	assert_true(bencode_str_eq(bencode_first(bencode_dict_get(d, "media timeouts")),
+				   "call-1@192.168.1.10"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_answer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retransmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_verdict_and_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_list_statistics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ports_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtcp_mux, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_timeout, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
