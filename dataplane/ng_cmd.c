@@ -41,6 +41,16 @@ struct ng_cmd *ng_cmd_new(const struct ng_cmd_cfg *cfg, const struct ng_ops *ops
 	return nc;
 }
 
+void ng_cmd_reconfigure(struct ng_cmd *nc, const struct ng_cmd_cfg *cfg)
+{
+	struct addr_ip media = nc->cfg.media_addr;
+	unsigned buckets = nc->cfg.buckets;
+
+	nc->cfg = *cfg;
+	nc->cfg.media_addr = media;
+	nc->cfg.buckets = buckets;
+}
+
 static void call_destroy(struct ng_cmd *nc, struct ng_call *c)
 {
 	for (unsigned i = 0; i < c->nstreams; i++)

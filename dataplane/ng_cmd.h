@@ -57,6 +57,10 @@ struct ng_cmd;
  * below. */
 struct ng_cmd *ng_cmd_new(const struct ng_cmd_cfg *cfg, const struct ng_ops *ops, void *arg);
 
+/* Applies a new policy (delete delay, media timeout, latch policy and windows) from cfg to later
+ * requests; media_addr and buckets are kept. */
+void ng_cmd_reconfigure(struct ng_cmd *nc, const struct ng_cmd_cfg *cfg);
+
 /* Frees every call (releasing their streams through ops) and the object. */
 void ng_cmd_free(struct ng_cmd *nc);
 
