@@ -13,9 +13,10 @@ static bool is_ws(char c)
 size_t siplex_first_elem(const char *v, size_t len)
 {
 	bool quoted = false;
-	int angle = 0, bracket = 0;
+	int angle = 0;
 	size_t i;
 
+	/* A comma never appears inside an IPv6 reference, so brackets need no tracking. */
 	for (i = 0; i < len; i++) {
 		char c = v[i];
 
@@ -32,11 +33,7 @@ size_t siplex_first_elem(const char *v, size_t len)
 			angle++;
 		else if (c == '>' && angle > 0)
 			angle--;
-		else if (c == '[')
-			bracket++;
-		else if (c == ']' && bracket > 0)
-			bracket--;
-		else if (c == ',' && angle == 0 && bracket == 0)
+		else if (c == ',' && angle == 0)
 			break;
 	}
 	while (i > 0 && is_ws(v[i - 1]))
@@ -230,10 +227,19 @@ static size_t generic_param(const char *v, size_t len, size_t i)
 			if (i >= len)
 				return 0;
 			i++;
+		} else if (i < len && v[i] == '[') {
+			/* An IPv6 reference, as RFC 5118 §4.5 tolerates in received. */
+			for (i++; i < len && (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
+					      ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f'));
+			     i++)
+				;
+			if (i >= len || v[i] != ']')
+				return 0;
+			i++;
 		} else {
 			size_t s0 = i;
 
-			while (i < len && (is_token_c(v[i]) || v[i] == ':' || v[i] == '[' || v[i] == ']'))
+			while (i < len && (is_token_c(v[i]) || v[i] == ':'))
 				i++;
 			if (i == s0)
 				return 0;
@@ -245,7 +251,7 @@ static size_t generic_param(const char *v, size_t len, size_t i)
 bool siplex_params_ok(const char *v, size_t len)
 {
 	bool quoted = false;
-	int angle = 0, bracket = 0;
+	int angle = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = v[i];
@@ -263,11 +269,7 @@ bool siplex_params_ok(const char *v, size_t len)
 			angle++;
 		else if (c == '>' && angle > 0)
 			angle--;
-		else if (c == '[')
-			bracket++;
-		else if (c == ']' && bracket > 0)
-			bracket--;
-		else if (c == ';' && angle == 0 && bracket == 0) {
+		else if (c == ';' && angle == 0) {
 			size_t e = generic_param(v, len, i + 1);
 
 			/* A parameter ends at the next ';', at ',' (next element) or at the end. */
@@ -319,8 +321,9 @@ bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by)
 	if (h == 0 || h >= len || !is_ws(v[h - 1]))
 		return false;
 	if (v[i] == '[') {
+		i++;
 		while (i < len &&
-		       (v[i] == '[' || v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
+		       (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
 			((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f')))
 			i++;
 		if (i >= len || v[i] != ']')
