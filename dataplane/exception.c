@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include <rte_arp.h>
-#include <rte_ethdev.h>
+#include <rte_ether.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "neigh.h"
 
@@ -44,7 +45,7 @@ void exception_free(struct exception *ex)
 
 static void send_frame(struct exception *ex, struct rte_mbuf *m)
 {
-	if (rte_eth_tx_burst(ex->cfg.port_id, ex->cfg.tx_queue, &m, 1) != 1) {
+	if (rte_ring_sp_enqueue(ex->cfg.tx_ring, m) != 0) {
 		ex->stats.tx_failed++;
 		rte_pktmbuf_free(m);
 	}

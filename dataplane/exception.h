@@ -8,11 +8,11 @@
 
 struct rte_mbuf;
 struct rte_mempool;
+struct rte_ring;
 
 struct exception_cfg {
-	uint16_t port_id;
-	uint16_t tx_queue; /* the control lcore's own tx queue */
-	uint32_t media_ip; /* network order */
+	struct rte_ring *tx_ring; /* frames to send, drained by a worker (worker_cfg.tx_in) */
+	uint32_t media_ip;	  /* network order */
 	uint8_t media_mac[6];
 	struct rte_mempool *mp; /* for ARP requests */
 	unsigned neigh_cap;	/* neighbour table size; 0 = 256 */

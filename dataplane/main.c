@@ -12,6 +12,7 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
+#include <rte_mbuf.h>
 #include <rte_lcore.h>
 #include <rte_random.h>
 #include <rte_ring.h>
@@ -65,6 +66,7 @@ struct dp_ctx {
 	struct portalloc *pa;
 	struct dp_chan chan[RTE_MAX_LCORE];
 	struct rte_ring *exc[RTE_MAX_LCORE];
+	struct rte_ring *ctl_tx[RTE_MAX_LCORE]; /* control's frames, sent by worker w */
 	struct session_table *tables[RTE_MAX_LCORE];
 	struct worker *w[RTE_MAX_LCORE];
 	struct worker_slot slots[RTE_MAX_LCORE];
@@ -401,8 +403,11 @@ static int setup(struct dp_ctx *ctx)
 		snprintf(name, sizeof(name), "dp_exc%u", w);
 		ctx->exc[w] =
 			rte_ring_create(name, EXC_RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "dp_ctltx%u", w);
+		ctx->ctl_tx[w] =
+			rte_ring_create(name, EXC_RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		ctx->tables[w] = session_table_new(o->port_min, o->port_max);
-		if (rc || !ctx->exc[w] || !ctx->tables[w]) {
+		if (rc || !ctx->exc[w] || !ctx->ctl_tx[w] || !ctx->tables[w]) {
 			LOG_ERR("worker %u: out of memory", w);
 			return -ENOMEM;
 		}
@@ -414,6 +419,7 @@ static int setup(struct dp_ctx *ctx)
 		wc.msg_in = ctx->chan[w].to_worker;
 		wc.msg_out = ctx->chan[w].to_control;
 		wc.exc = ctx->exc[w];
+		wc.tx_in = ctx->ctl_tx[w];
 		wc.sessions = ctx->tables[w];
 		wc.media_ip = o->media.v4.s_addr;
 		memcpy(wc.media_mac, mac.addr_bytes, 6);
@@ -437,8 +443,7 @@ static int setup(struct dp_ctx *ctx)
 	cc.tables = ctx->tables;
 	cc.w = ctx->w;
 	cc.pa = ctx->pa;
-	cc.exc_cfg.port_id = o->port_id;
-	cc.exc_cfg.tx_queue = port_control_txq(o->workers);
+	cc.exc_cfg.tx_ring = ctx->ctl_tx[0];
 	cc.exc_cfg.media_ip = o->media.v4.s_addr;
 	memcpy(cc.exc_cfg.media_mac, mac.addr_bytes, 6);
 	cc.exc_cfg.mp = ctx->mp;
@@ -472,6 +477,13 @@ static void teardown(struct dp_ctx *ctx)
 		worker_free(ctx->w[w]);
 		session_table_free(ctx->tables[w]);
 		rte_ring_free(ctx->exc[w]);
+		if (ctx->ctl_tx[w]) {
+			struct rte_mbuf *m = NULL;
+
+			while (rte_ring_dequeue(ctx->ctl_tx[w], (void **)&m) == 0)
+				rte_pktmbuf_free(m);
+			rte_ring_free(ctx->ctl_tx[w]);
+		}
 		dp_chan_free(&ctx->chan[w]);
 	}
 	portalloc_free(ctx->pa);

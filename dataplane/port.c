@@ -92,7 +92,7 @@ int port_setup(uint16_t port_id, unsigned workers, struct rte_mempool *mp, struc
 	}
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-	rc = rte_eth_dev_configure(port_id, (uint16_t)workers, (uint16_t)(workers + 1), &conf);
+	rc = rte_eth_dev_configure(port_id, (uint16_t)workers, (uint16_t)workers, &conf);
 	if (rc)
 		return rc;
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
@@ -103,7 +103,7 @@ int port_setup(uint16_t port_id, unsigned workers, struct rte_mempool *mp, struc
 		if (rc)
 			return rc;
 	}
-	for (unsigned q = 0; q <= workers; q++) {
+	for (unsigned q = 0; q < workers; q++) {
 		rc = rte_eth_tx_queue_setup(port_id, (uint16_t)q, txd, (unsigned)socket, NULL);
 		if (rc)
 			return rc;

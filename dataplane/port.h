@@ -25,8 +25,8 @@ struct port_rss {
  * per-lcore cache. Returns NULL and sets errno (rte_errno). Start-up only. */
 struct rte_mempool *port_mempool_new(const char *name, unsigned n, int socket);
 
-/* Configures and starts port_id with `workers` rx queues (queue w is polled by worker w) and
- * workers + 1 tx queues (the last one is the control lcore's, for ARP and ICMP answers). With
+/* Configures and starts port_id with one rx and one tx queue per worker (queue w belongs to
+ * worker w; the control lcore's frames, ARP and ICMP answers, go out through a worker). With
  * several workers the device must support RSS on IPv4/UDP: then it hashes the UDP destination port
  * only (RTE_ETH_RSS_L4_DST_ONLY) under a pair-safe key and a round-robin RETA, written to *rss.
  * Returns 0, -ENOTSUP (several workers but no RSS) or another -errno from the ethdev layer.
@@ -35,11 +35,5 @@ int port_setup(uint16_t port_id, unsigned workers, struct rte_mempool *mp, struc
 
 /* Stops and closes the port. */
 void port_close(uint16_t port_id);
-
-/* The tx queue of the control lcore on a port set up for `workers`. */
-static inline uint16_t port_control_txq(unsigned workers)
-{
-	return (uint16_t)workers;
-}
 
 #endif

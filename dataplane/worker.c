@@ -353,6 +353,18 @@ unsigned worker_poll(struct worker *w, uint64_t now_ms)
 	for (unsigned i = 0; i < nmsg; i++)
 		handle_msg(w, &msgs[i], now_ms);
 
+	if (w->cfg.tx_in) {
+		unsigned n =
+			rte_ring_sc_dequeue_burst(w->cfg.tx_in, (void **)pkts, WORKER_BURST, NULL);
+
+		for (unsigned i = 0; i < n; i++)
+			STAT_ADD(w, tx,
+				 rte_eth_tx_buffer(w->cfg.port_id, w->cfg.tx_queue, w->txb,
+						   pkts[i]));
+		if (n)
+			STAT_ADD(w, ctl_tx, n);
+		nmsg += n;
+	}
 	nrx = rte_eth_rx_burst(w->cfg.port_id, w->cfg.rx_queue, pkts, WORKER_BURST);
 	if (nrx)
 		STAT_ADD(w, rx, nrx);

@@ -20,9 +20,12 @@ struct worker_cfg {
 	uint16_t port_id;
 	uint16_t rx_queue;
 	uint16_t tx_queue;
-	struct rte_ring *msg_in;	/* control -> worker (dp_msg) */
-	struct rte_ring *msg_out;	/* worker -> control events (dp_msg) */
-	struct rte_ring *exc;		/* worker -> control: ARP and ICMP mbufs (SP/SC) */
+	struct rte_ring *msg_in;  /* control -> worker (dp_msg) */
+	struct rte_ring *msg_out; /* worker -> control events (dp_msg) */
+	struct rte_ring *exc;	  /* worker -> control: ARP and ICMP mbufs (SP/SC) */
+	/* control -> worker: frames to send (ARP, ICMP), may be NULL. A tx queue is not
+	 * thread-safe, so the control lcore never transmits itself. */
+	struct rte_ring *tx_in;
 	struct session_table *sessions; /* owned by the caller, used only by this worker */
 	uint32_t media_ip;		/* network order */
 	uint8_t media_mac[6];
@@ -35,6 +38,7 @@ struct worker_cfg {
 struct worker_stats {
 	uint64_t polls, rx, relayed, tx, tx_dropped;
 	uint64_t exc, exc_dropped;
+	uint64_t ctl_tx; /* frames sent for the control lcore */
 	uint64_t drop_classify[CLASSIFY_DROP_COUNT];
 	uint64_t drop_latch[LATCH_VERDICT_COUNT];
 	uint64_t drop_multiseg;	   /* chained mbufs (the relay handles single segments) */

@@ -34,7 +34,7 @@ static const uint8_t MAC_X[6] = {0x02, 0, 0, 0, 0, 0x77};
 struct t {
 	char prefix[64];
 	struct rte_mempool *mp;
-	struct rte_ring *rx, *tx[2], *exc;
+	struct rte_ring *rx, *tx, *exc, *ctl_tx;
 	uint16_t port;
 	struct dp_chan ch;
 	struct session_table *st;
@@ -203,13 +203,13 @@ static void pump(void)
 	}
 }
 
-/* Takes one frame sent on tx queue q into buf; returns its length or 0 when none. */
-static size_t take(unsigned q, uint8_t *buf)
+/* Takes the next frame the port sent into buf; returns its length or 0 when none. */
+static size_t take(uint8_t *buf)
 {
 	struct rte_mbuf *m;
 	size_t len;
 
-	if (rte_ring_dequeue(T.tx[q], (void **)&m) != 0)
+	if (rte_ring_dequeue(T.tx, (void **)&m) != 0)
 		return 0;
 	assert_int_equal(m->nb_segs, 1);
 	len = m->pkt_len;
@@ -218,16 +218,16 @@ static size_t take(unsigned q, uint8_t *buf)
 	return len;
 }
 
-static unsigned pending(unsigned q)
+static unsigned pending(void)
 {
-	return rte_ring_count(T.tx[q]);
+	return rte_ring_count(T.tx);
 }
 
 static void flush_all(void)
 {
 	uint8_t buf[2048];
 
-	while (take(0, buf) || take(1, buf))
+	while (take(buf))
 		;
 }
 
@@ -319,8 +319,9 @@ static void test_relay_both_ways(void **state)
 	assert_int_equal(T.latched, 1);
 	assert_int_equal(T.last_latched.port, 30000);
 	assert_int_equal(T.last_latched.u.ev.src.port, 52500);
-	assert_int_equal(pending(0), 0);
-	len = take(1, out);
+	/* Only the ARP request went out (sent by the worker for control), not the media. */
+	assert_int_equal(pending(), 1);
+	len = take(out);
 	assert_int_equal(len, 42);
 	assert_memory_equal(out, "\xff\xff\xff\xff\xff\xff", 6);
 	assert_int_equal(get16(out + 12), 0x0806);
@@ -350,7 +351,7 @@ static void test_relay_both_ways(void **state)
 	plen = rtp(pl, 2);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_B, "192.0.2.50", 30002, 40000, pl, plen);
 
 	/* B to A: from 30000 to A's latched NAT port, through the MAC A's packets came from. */
@@ -358,18 +359,18 @@ static void test_relay_both_ways(void **state)
 	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen));
 	pump();
 	assert_int_equal(T.latched, 2);
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
 
 	/* RTCP on port + 1, each direction latching its own NAT port. */
 	plen = rtcp(pl);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52501, 30001, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_B, "192.0.2.50", 30003, 40001, pl, plen);
 	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40001, 30003, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_GW, "203.0.113.9", 30001, 52501, pl, plen);
 	assert_int_equal(T.latched, 4);
 
@@ -379,7 +380,7 @@ static void test_relay_both_ways(void **state)
 	memset(f + len, 0, 10);
 	inject(f, len + 10);
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_GW, "203.0.113.9", 30001, 52501, pl, plen);
 
 	assert_int_equal(session_flow_read(T.st, 30000, &fs), 0);
@@ -389,7 +390,7 @@ static void test_relay_both_ways(void **state)
 	worker_stats_read(T.w, &ws);
 	assert_int_equal(ws.relayed, 5);
 	assert_int_equal(ws.drop_no_neigh, 1);
-	assert_int_equal(pending(0) + pending(1), 0);
+	assert_int_equal(pending(), 0);
 
 	del_flow(30000, 30000);
 	del_flow(30002, 30002);
@@ -400,7 +401,7 @@ static void test_relay_both_ways(void **state)
 	plen = rtp(pl, 3);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
 	pump();
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	worker_stats_read(T.w, &ws);
 	assert_int_equal(ws.drop_no_flow, 1);
 }
@@ -420,12 +421,12 @@ static void test_stranger(void **state)
 	inject(f, build_udp(f, MAC_X, "198.51.100.7", 4444, 30010, pl, plen));
 	inject(f, build_udp(f, MAC_X, "198.51.100.7", 4445, 30011, pl, plen));
 	pump();
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	assert_int_equal(T.rejected, 1);
 	/* A latches. */
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 40001, 30010, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_B, "192.0.2.50", 30012, 40000, pl, plen);
 	/* After: a stranger, and A's own address with another port (a neighbour behind the same NAT),
 	 * are dropped; the stranger spoofing B's address but a wrong port too. */
@@ -435,9 +436,9 @@ static void test_stranger(void **state)
 	pump();
 	/* The third one is B's address, which B's leg trusts (its SDP address, not NAT'd): it latches
 	 * B with port 40002, as the rules say, and goes to A. */
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_GW, "203.0.113.9", 30010, 40001, pl, plen);
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	worker_stats_read(T.w, &after);
 	assert_int_equal(
 		after.drop_latch[LATCH_DROP_STRANGER] - before.drop_latch[LATCH_DROP_STRANGER], 3);
@@ -445,7 +446,7 @@ static void test_stranger(void **state)
 	/* Once B latched to 40002, B's SDP port 40000 is a different source: dropped. */
 	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30012, pl, plen));
 	pump();
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	del_flow(30010, 30010);
 	del_flow(30012, 30012);
 	pump();
@@ -462,24 +463,24 @@ static void test_rtcp_mux(void **state)
 	plen = rtp(pl, 1);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30020, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_B, "192.0.2.50", 30022, 40000, pl, plen);
 	/* RTCP on the RTP port (RFC 5761) goes to B's RTP port too. */
 	plen = rtcp(pl);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30020, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_B, "192.0.2.50", 30022, 40000, pl, plen);
 	/* RTCP from another port of A's address is not accepted: mux means one source. */
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50001, 30020, pl, plen));
 	/* The RTCP port of a muxed pair is not in use. */
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 50000, 30021, pl, plen));
 	pump();
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	plen = rtcp(pl);
 	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30022, pl, plen));
 	pump();
-	len = take(0, out);
+	len = take(out);
 	check_relayed(out, len, MAC_GW, "203.0.113.9", 30020, 50000, pl, plen);
 	del_flow(30020, 30020);
 	del_flow(30022, 30022);
@@ -543,7 +544,7 @@ static void test_malformed(void **state)
 	}
 	inject(f, len);
 	pump();
-	assert_int_equal(pending(0), 0);
+	assert_int_equal(pending(), 0);
 	assert_int_equal(T.latched, latched); /* nothing latched */
 	worker_stats_read(T.w, &after);
 #define D(x) (after.x - before.x)
@@ -592,7 +593,7 @@ static void test_arp_icmp(void **state)
 	memset(f + 42, 0, 18); /* padded to the Ethernet minimum */
 	inject(f, 60);
 	pump();
-	len = take(1, out);
+	len = take(out);
 	assert_true(len >= 42);
 	assert_memory_equal(out, MAC_X, 6);
 	assert_memory_equal(out + 6, MAC_US, 6);
@@ -607,7 +608,7 @@ static void test_arp_icmp(void **state)
 	memcpy(f + 38, &other, 4);
 	inject(f, 60);
 	pump();
-	assert_int_equal(pending(1), 0);
+	assert_int_equal(pending(), 0);
 
 	/* ICMP echo with an odd-length payload. */
 	{
@@ -635,7 +636,7 @@ static void test_arp_icmp(void **state)
 		inject(f, 47);
 	}
 	pump();
-	len = take(1, out);
+	len = take(out);
 	assert_int_equal(len, 47);
 	assert_memory_equal(out, MAC_X, 6);
 	assert_memory_equal(out + 26, &us, 4);
@@ -680,7 +681,6 @@ static int setup(void **state)
 	char pfx[96];
 	char *argv[] = {"worker_test", "--no-huge",	    "-m", "256", "--no-pci", pfx, "-l",
 			"0",	       "--log-level=error", NULL};
-	struct rte_ring *tx[2];
 	struct port_rss rss;
 	struct worker_cfg wc;
 	struct exception_cfg ec;
@@ -694,14 +694,12 @@ static int setup(void **state)
 		return setup_fail(__LINE__);
 	T.mp = port_mempool_new("wt_mp", 2047, 0);
 	T.rx = rte_ring_create("wt_rx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.tx[0] = rte_ring_create("wt_tx0", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	T.tx[1] = rte_ring_create("wt_tx1", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	T.tx = rte_ring_create("wt_tx", 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	T.exc = rte_ring_create("wt_exc", 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!T.mp || !T.rx || !T.tx[0] || !T.tx[1] || !T.exc)
+	T.ctl_tx = rte_ring_create("wt_ctltx", 256, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (!T.mp || !T.rx || !T.tx || !T.exc || !T.ctl_tx)
 		return setup_fail(__LINE__);
-	tx[0] = T.tx[0];
-	tx[1] = T.tx[1];
-	rc = rte_eth_from_rings("wt_port", &T.rx, 1, tx, 2, 0);
+	rc = rte_eth_from_rings("wt_port", &T.rx, 1, &T.tx, 1, 0);
 	if (rc < 0)
 		return setup_fail(__LINE__);
 	T.port = (uint16_t)rc;
@@ -717,6 +715,7 @@ static int setup(void **state)
 	wc.msg_in = T.ch.to_worker;
 	wc.msg_out = T.ch.to_control;
 	wc.exc = T.exc;
+	wc.tx_in = T.ctl_tx;
 	wc.sessions = T.st;
 	wc.media_ip = ip4("192.0.2.1");
 	memcpy(wc.media_mac, MAC_US, 6);
@@ -725,8 +724,7 @@ static int setup(void **state)
 	wc.sw_udp_csum = true;
 	T.w = worker_new(&wc);
 	memset(&ec, 0, sizeof(ec));
-	ec.port_id = T.port;
-	ec.tx_queue = port_control_txq(1);
+	ec.tx_ring = T.ctl_tx;
 	ec.media_ip = wc.media_ip;
 	memcpy(ec.media_mac, MAC_US, 6);
 	ec.mp = T.mp;
