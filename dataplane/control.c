@@ -569,7 +569,8 @@ static void worker_events(struct control *c, unsigned w, uint64_t now_ms)
 		switch (ev[i].type) {
 		case DP_EV_LATCHED:
 			ng_cmd_latched(c->nc, ev[i].port, &ev[i].u.ev.src);
-			LOG_INFO("port %u: %s %s", ev[i].port,
+			LOG_INFO("port %u %s: %s %s", ev[i].port,
+				 ev[i].u.ev.comp == LATCH_COMP_RTCP ? "rtcp" : "rtp",
 				 latch_verdict_name((enum latch_verdict)ev[i].u.ev.verdict),
 				 addr_port_format(&ev[i].u.ev.src, buf, sizeof(buf)));
 			break;

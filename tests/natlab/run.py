@@ -34,6 +34,8 @@ NS = {n: "%s-%s" % (TAG, n) for n in ("ua", "nat", "dp", "callee", "stranger", "
 MEDIA = "203.0.113.5"
 PREFIX = "natlab_%s" % TAG
 CTL = "/tmp/%s.ctl" % PREFIX
+POLICY = "/tmp/%s.policy.json" % PREFIX
+NOTIFY = "127.0.0.1:9999"
 NG = "127.0.0.1:2223"
 
 SDP_CALLER = ("v=0\r\no=caller 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\n"
@@ -105,10 +107,11 @@ def cleanup(proc, logf):
     for n in NS.values():
         subprocess.run(["ip", "netns", "del", n], stderr=subprocess.DEVNULL, check=False)
     shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
-    try:
-        os.unlink(CTL)
-    except FileNotFoundError:
-        pass
+    for path in (CTL, POLICY):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
     if logf:
         logf.close()
 
@@ -166,8 +169,10 @@ def run(binary, logf):
     eal = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + PREFIX,
            "--vdev=net_af_packet0,iface=dp0", "--log-level=lib.eal:error"]
     opts = ["--media-addr", MEDIA + "/24", "--ports", "40000-40199", "--ng-listen", NG,
-            "--idle-backoff", "200", "--control-socket", CTL, "--media-timeout", "0",
-            "--log-level", "info"]
+            "--idle-backoff", "200", "--control-socket", CTL, "--policy", POLICY,
+            "--notify", NOTIFY, "--log-level", "info"]
+    with open(POLICY, "w") as f:
+        json.dump({"media-timeout": 3, "latching": "strict"}, f)
     proc = subprocess.Popen(["ip", "netns", "exec", NS["dp"], binary] + eal + ["--"] + opts,
                             stdout=logf, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
@@ -247,6 +252,43 @@ def call(proc):
     check(r and r.get("result") == "error", "the call is gone")
 
 
+def extras():
+    """ICMP echo, the media timeout notification, and policy reload on the control socket."""
+    rc = sh(sys.executable, os.path.join(HERE, "ping.py"), MEDIA, ns="callee", check=False)
+    check(rc == 0, "the media address answers ICMP echo")
+
+    # A call whose parties never send: reported after the policy's 3 s, by a JSON datagram.
+    listener = subprocess.Popen(
+        ["ip", "netns", "exec", NS["dp"], sys.executable, "-c",
+         "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+         "s.bind(('127.0.0.1', 9999)); s.settimeout(8); print(s.recv(4096).decode())"],
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    r = ng({"command": "offer", "call-id": "natlab-silent", "from-tag": "s1",
+            "sdp": SDP_CALLER, "received-from": ["IP4", "203.0.113.1"],
+            "flags": ["SIP-source-address"]})
+    check(r and r.get("result") == "ok", "offer of a silent call accepted")
+    out, _ = listener.communicate(timeout=15)
+    note = json.loads(out) if out.strip() else {}
+    check(note.get("event") == "media-timeout" and note.get("call-id") == "natlab-silent",
+          "media timeout notified: %s" % out.strip())
+    r = ng({"command": "query", "call-id": "natlab-silent"})
+    check(r and r.get("media timeout") == "yes", "query reports the media timeout")
+    r = ng({"command": "list"})
+    check(r and "natlab-silent" in r.get("media timeouts", []), "list reports the media timeout")
+
+    with open(POLICY, "w") as f:
+        f.write('{"media-timeout": "soon"}')
+    r = ctl("reload")
+    check(r.get("ok") is False and "media-timeout" in r.get("error", ""),
+          "a bad policy is refused on reload")
+    with open(POLICY, "w") as f:
+        json.dump({"media-timeout": 30, "latching": "learn-any", "learn-window-ms": 2000}, f)
+    check(ctl("reload").get("ok") is True, "a good policy is applied on reload")
+    r = ng({"command": "delete", "call-id": "natlab-silent"})
+    check(r and r.get("result") == "ok", "silent call deleted")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -270,6 +312,7 @@ def main():
         setup()
         proc = run(binary, logf)
         call(proc)
+        extras()
         rc = 0
     except (AssertionError, RuntimeError, subprocess.TimeoutExpired, OSError, ValueError) as e:
         print("not ok - %s" % e)
