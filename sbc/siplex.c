@@ -185,6 +185,8 @@ bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport
 	}
 	/* What follows host[:port] must end it: parameters, headers, '>' or the end; without <>,
 	 * whitespace may come before the header parameters (SEMI = SWS ";" SWS). */
+	if (e < end && v[e] == '>' && !bracketed)
+		return false;
 	if (e < end && v[e] != ';' && v[e] != '?' && v[e] != '>') {
 		size_t w = e;
 
