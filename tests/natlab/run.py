@@ -313,6 +313,10 @@ def main():
         proc = run(binary, logf)
         call(proc)
         extras()
+        proc.terminate()
+        proc.wait(15)
+        check(proc.returncode == 0, "sbc-dataplane stops cleanly on SIGTERM (status %d)"
+              % proc.returncode)
         rc = 0
     except (AssertionError, RuntimeError, subprocess.TimeoutExpired, OSError, ValueError) as e:
         print("not ok - %s" % e)
