@@ -567,6 +567,61 @@ static void test_malformed(void **state)
 	pump();
 }
 
+static void update_flow(uint16_t port, const struct latch_expect *e)
+{
+	struct dp_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = DP_MSG_FLOW_UPDATE;
+	m.port = port;
+	m.u.exp = *e;
+	assert_true(dp_msg_send(T.ch.to_worker, &m));
+}
+
+/* A re-INVITE moves A to another public address: learning reopens under the new address, the old
+ * source is then a stranger, and B's media follows A to its new latched port. */
+static void test_reoffer(void **state)
+{
+	uint8_t f[2048], out[2048], pl[256];
+	size_t len, plen = rtp(pl, 1);
+	struct latch_expect ea;
+	struct worker_stats before, after;
+
+	(void)state;
+	flush_all();
+	add_call(30040, 30042, 0);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 41000, 30040, pl, plen));
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30042, 40000, pl, plen);
+	assert_int_equal(T.last_latched.generation, 1);
+
+	expect_leg(&ea, "198.51.100.77", 27910, LATCH_ORIGIN_SIP_SOURCE, 0);
+	update_flow(30040, &ea);
+	pump();
+	worker_stats_read(T.w, &before);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 41000, 30040, pl, plen));
+	pump();
+	assert_int_equal(pending(), 0);
+	worker_stats_read(T.w, &after);
+	assert_int_equal(
+		after.drop_latch[LATCH_DROP_STRANGER] - before.drop_latch[LATCH_DROP_STRANGER], 1);
+	inject(f, build_udp(f, MAC_GW, "198.51.100.77", 42000, 30040, pl, plen));
+	pump();
+	assert_int_equal(T.last_latched.port, 30040);
+	assert_int_equal(T.last_latched.generation, 2);
+	assert_int_equal(T.last_latched.u.ev.src.port, 42000);
+	len = take(out);
+	check_relayed(out, len, MAC_B, "192.0.2.50", 30042, 40000, pl, plen);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30042, pl, plen));
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_GW, "198.51.100.77", 30040, 42000, pl, plen);
+	del_flow(30040, 30040);
+	del_flow(30042, 30042);
+	pump();
+}
+
 static void test_arp_icmp(void **state)
 {
 	uint8_t f[128], out[2048];
@@ -758,7 +813,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relay_both_ways), cmocka_unit_test(test_stranger),
 		cmocka_unit_test(test_rtcp_mux),	cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_arp_icmp),
+		cmocka_unit_test(test_reoffer),		cmocka_unit_test(test_arp_icmp),
 	};
 
 	if (geteuid() != 0) {
