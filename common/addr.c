@@ -66,7 +66,8 @@ int addr_port_parse(const char *s, struct addr_port *out)
 		colon = rb + 1;
 	} else {
 		colon = strrchr(s, ':');
-		if (colon == NULL || !addr_parse(s, (size_t)(colon - s), &ip) || ip.family != AF_INET)
+		if (colon == NULL || !addr_parse(s, (size_t)(colon - s), &ip) ||
+		    ip.family != AF_INET)
 			return -EINVAL;
 	}
 	errno = 0;
@@ -144,7 +145,7 @@ bool addr_cidr_contains(const struct addr_cidr *net, const struct addr_ip *ip)
 static const struct {
 	const char *cidr;
 } private_nets[] = {
-	{"10.0.0.0/8"},	 {"172.16.0.0/12"}, {"192.168.0.0/16"},
+	{"10.0.0.0/8"},	   {"172.16.0.0/12"}, {"192.168.0.0/16"},
 	{"100.64.0.0/10"}, {"192.0.0.0/24"},  {"fc00::/7"},
 };
 
@@ -153,7 +154,8 @@ bool addr_is_private(const struct addr_ip *ip)
 	for (size_t i = 0; i < sizeof(private_nets) / sizeof(private_nets[0]); i++) {
 		struct addr_cidr net;
 
-		if (addr_cidr_parse(private_nets[i].cidr, strlen(private_nets[i].cidr), &net) == 0 &&
+		if (addr_cidr_parse(private_nets[i].cidr, strlen(private_nets[i].cidr), &net) ==
+			    0 &&
 		    addr_cidr_contains(&net, ip))
 			return true;
 	}

@@ -15,7 +15,7 @@ static struct {
 } log_cfg = {"sbc", LOG_LEVEL_INFO};
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "err",   [LOG_LEVEL_WARN] = "warn",   [LOG_LEVEL_NOTICE] = "notice",
+	[LOG_LEVEL_ERR] = "err",   [LOG_LEVEL_WARN] = "warn",	[LOG_LEVEL_NOTICE] = "notice",
 	[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
 

@@ -34,10 +34,10 @@ struct log_ratelimit {
  * suppressed, the next allowed call reports how many first. */
 bool log_ratelimit_ok(struct log_ratelimit *rl, uint32_t burst, uint32_t interval_ms);
 
-#define LOG_ERR(...)    log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
-#define LOG_WARN(...)   log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define LOG_ERR(...)	log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
+#define LOG_WARN(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define LOG_NOTICE(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
-#define LOG_INFO(...)   log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define LOG_DEBUG(...)  log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define LOG_INFO(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define LOG_DEBUG(...)	log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 #endif

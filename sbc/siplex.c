@@ -231,8 +231,9 @@ static size_t generic_param(const char *v, size_t len, size_t i)
 			i++;
 		} else if (i < len && v[i] == '[') {
 			/* An IPv6 reference, as RFC 5118 §4.5 tolerates in received. */
-			for (i++; i < len && (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
-					      ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f'));
+			for (i++; i < len &&
+				  (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
+				   ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f'));
 			     i++)
 				;
 			if (i >= len || v[i] != ']')
@@ -324,9 +325,8 @@ bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by)
 		return false;
 	if (v[i] == '[') {
 		i++;
-		while (i < len &&
-		       (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
-			((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f')))
+		while (i < len && (v[i] == ':' || v[i] == '.' || (v[i] >= '0' && v[i] <= '9') ||
+				   ((v[i] | 0x20) >= 'a' && (v[i] | 0x20) <= 'f')))
 			i++;
 		if (i >= len || v[i] != ']')
 			return false;
