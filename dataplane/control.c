@@ -33,10 +33,14 @@
 #define NG_TIMER_MS   1000
 #define SEND_RETRY_US 1000 /* the longest control waits for a full worker ring */
 
+#define CTL_OUT_MAX   (16u << 20) /* a client that reads slower than this is dropped */
+
 struct ctl_client {
 	int fd;
 	size_t len;
 	char buf[CTL_LINE_MAX];
+	char *out; /* reply bytes the socket has not taken yet */
+	size_t out_len, out_off;
 };
 
 struct control {
@@ -50,6 +54,8 @@ struct control {
 	uint64_t rejected_events, msg_failures, leaked_pairs, timeouts_sent;
 	struct log_ratelimit rl_reject, rl_msg;
 };
+
+static void ctl_close(struct ctl_client *cl);
 
 uint64_t control_now_ms(void)
 {
@@ -313,7 +319,7 @@ void control_free(struct control *c)
 		close(c->notify_fd);
 	for (unsigned i = 0; i < CTL_CLIENTS; i++)
 		if (c->clients[i].fd >= 0)
-			close(c->clients[i].fd);
+			ctl_close(&c->clients[i]);
 	if (c->ctl_fd >= 0) {
 		close(c->ctl_fd);
 		unlink(c->cfg.ctl_path);
@@ -474,6 +480,55 @@ static const struct {
 	{"reload", ctl_reload},
 };
 
+static void ctl_close(struct ctl_client *cl)
+{
+	close(cl->fd);
+	cl->fd = -1;
+	cl->len = 0;
+	free(cl->out);
+	cl->out = NULL;
+	cl->out_len = cl->out_off = 0;
+}
+
+/* Writes what the socket takes now; the rest waits for POLLOUT (the loop never blocks on a
+ * slow client). */
+static void ctl_flush(struct ctl_client *cl)
+{
+	while (cl->out_off < cl->out_len) {
+		ssize_t w = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (w <= 0) {
+			ctl_close(cl);
+			return;
+		}
+		cl->out_off += (size_t)w;
+	}
+	free(cl->out);
+	cl->out = NULL;
+	cl->out_len = cl->out_off = 0;
+}
+
+static void ctl_queue(struct ctl_client *cl, const char *s, size_t n)
+{
+	char *o;
+
+	if (cl->out_len - cl->out_off + n > CTL_OUT_MAX) {
+		ctl_close(cl);
+		return;
+	}
+	o = realloc(cl->out, cl->out_len + n);
+	if (!o) {
+		ctl_close(cl);
+		return;
+	}
+	memcpy(o + cl->out_len, s, n);
+	cl->out = o;
+	cl->out_len += n;
+	ctl_flush(cl);
+}
+
 static void ctl_line(struct control *c, struct ctl_client *cl, const char *line, size_t len)
 {
 	json_t *req = json_loadb(line, len, 0, NULL), *reply = NULL;
@@ -496,27 +551,14 @@ static void ctl_line(struct control *c, struct ctl_client *cl, const char *line,
 		reply = ctl_error(cmd ? "unknown command" : "a JSON object with \"cmd\" expected");
 	s = json_dumps(reply, JSON_COMPACT);
 	if (s) {
-		size_t n = strlen(s), off = 0;
+		size_t n = strlen(s);
 
-		s[n] = '\n'; /* json_dumps leaves room for the NUL, which becomes the newline */
-		while (off < n + 1) {
-			ssize_t w = write(cl->fd, s + off, n + 1 - off);
-
-			if (w <= 0)
-				break; /* a client that does not read loses its reply */
-			off += (size_t)w;
-		}
+		s[n] = '\n'; /* the NUL's byte carries the line end; s is not a string any more */
+		ctl_queue(cl, s, n + 1);
 		free(s);
 	}
 	json_decref(reply);
 	json_decref(req);
-}
-
-static void ctl_close(struct ctl_client *cl)
-{
-	close(cl->fd);
-	cl->fd = -1;
-	cl->len = 0;
 }
 
 static void ctl_read(struct control *c, struct ctl_client *cl)
@@ -530,14 +572,16 @@ static void ctl_read(struct control *c, struct ctl_client *cl)
 		return;
 	}
 	cl->len += (size_t)n;
-	while ((nl = memchr(cl->buf, '\n', cl->len))) {
+	while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len))) {
 		size_t l = (size_t)(nl - cl->buf);
 
 		ctl_line(c, cl, cl->buf, l && cl->buf[l - 1] == '\r' ? l - 1 : l);
+		if (cl->fd < 0)
+			return; /* closed while answering */
 		memmove(cl->buf, nl + 1, cl->len - l - 1);
 		cl->len -= l + 1;
 	}
-	if (cl->len == sizeof(cl->buf))
+	if (cl->fd >= 0 && cl->len == sizeof(cl->buf))
 		ctl_close(cl); /* a line longer than we accept */
 }
 
@@ -602,7 +646,9 @@ void control_run_once(struct control *c, int timeout_ms)
 		pfd[nfd++] = (struct pollfd){.fd = c->ctl_fd, .events = POLLIN};
 	for (unsigned i = 0; i < CTL_CLIENTS; i++)
 		if (c->clients[i].fd >= 0)
-			pfd[nfd++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+			pfd[nfd++] = (struct pollfd){.fd = c->clients[i].fd,
+						     .events = POLLIN |
+							       (c->clients[i].out ? POLLOUT : 0)};
 	poll(pfd, nfd, timeout_ms);
 
 	now_ms = control_now_ms();
@@ -611,9 +657,12 @@ void control_run_once(struct control *c, int timeout_ms)
 	ng_server_poll(c->srv, &now, 64);
 	if (c->ctl_fd >= 0) {
 		ctl_accept(c);
-		for (unsigned i = 0; i < CTL_CLIENTS; i++)
+		for (unsigned i = 0; i < CTL_CLIENTS; i++) {
+			if (c->clients[i].fd >= 0 && c->clients[i].out)
+				ctl_flush(&c->clients[i]);
 			if (c->clients[i].fd >= 0)
 				ctl_read(c, &c->clients[i]);
+		}
 	}
 	for (unsigned w = 0; w < c->cfg.workers; w++) {
 		struct rte_mbuf *m[EXC_BURST];
