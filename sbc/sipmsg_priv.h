@@ -1,0 +1,35 @@
+/* sipmsg_priv: the layout of a parsed message, shared by sipmsg.c (parsing, libosip2) and
+ * sipmsg_edit.c (edits, serialization, responses). Nothing outside those two files includes it. */
+#ifndef SBC_SIPMSG_PRIV_H
+#define SBC_SIPMSG_PRIV_H
+
+#include "sipmsg.h"
+
+struct osip_message;
+
+/* One change to the original octets: delete del octets at off, insert ins there. */
+struct sip_edit {
+	uint32_t off, del;
+	char *ins;
+	uint32_t ins_len;
+};
+
+struct sip_msg {
+	char *buf; /* the message octets (up to the end of the body) */
+	size_t len;
+	enum sip_transport transport;
+	struct osip_message *osip;
+	bool has_sdp;
+	uint32_t sdp_off, sdp_len; /* in buf */
+	size_t nedits, edits_cap;
+	struct sip_edit *edits;
+	struct sipscan sc; /* large: kept last */
+};
+
+/* Finds the value span of Contact element idx across all Contact headers. */
+bool sipmsg_contact_elem(const struct sip_msg *m, unsigned int idx, size_t *off, size_t *len);
+
+/* Records an edit (delete del octets at off, insert ins). Returns 0, -EBUSY on overlap, -ENOMEM. */
+int sipmsg_add_edit(struct sip_msg *m, size_t off, size_t del, const char *ins, size_t ins_len);
+
+#endif
