@@ -354,3 +354,36 @@ bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by)
 	/* Then parameters, a comment, or the end of the element. */
 	return i == len || v[i] == ';' || v[i] == '(';
 }
+
+bool siplex_uri(const char *v, size_t len, struct siplex_span *uri)
+{
+	bool quoted = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (quoted) {
+			if (v[i] == '\\' && i + 1 < len)
+				i++;
+			else if (v[i] == '"')
+				quoted = false;
+			continue;
+		}
+		if (v[i] == '"') {
+			quoted = true;
+		} else if (v[i] == '<') {
+			const char *gt = memchr(v + i + 1, '>', len - i - 1);
+
+			if (gt == NULL)
+				return false;
+			uri->off = i + 1;
+			uri->len = (size_t)(gt - v) - i - 1;
+			return uri->len > 0;
+		}
+	}
+	size_t s0 = skip_ws(v, len, 0), e = s0;
+
+	while (e < len && v[e] != ';' && !is_ws(v[e]))
+		e++;
+	uri->off = s0;
+	uri->len = e - s0;
+	return e > s0;
+}

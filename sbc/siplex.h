@@ -25,6 +25,10 @@ bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex
  * host:port is not followed by ';', '?', '>', whitespace or the end. */
 bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport);
 
+/* In one name-addr / addr-spec element, finds the URI: what <...> encloses, or without brackets
+ * the text up to the first ';' or whitespace. Returns false when there is none. */
+bool siplex_uri(const char *v, size_t len, struct siplex_span *uri);
+
 /* In one Via element, checks sent-protocol and sent-by (RFC 3261 §20.42: host is a hostname, an
  * IPv4 address or a bracketed IPv6 reference, the port decimal) and sets *sent_by to host[:port].
  * Returns false for anything else. */

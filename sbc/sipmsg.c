@@ -613,3 +613,216 @@ bool sipmsg_contact_elem(const struct sip_msg *m, unsigned int idx, size_t *off,
 	}
 	return false;
 }
+
+const char *sipmsg_call_id(const struct sip_msg *m, size_t *len)
+{
+	const struct sipscan_field *f = &m->sc.fields[sipscan_find(&m->sc, SIPSCAN_HDR_CALL_ID, 0)];
+
+	*len = f->value_len;
+	return m->buf + f->value_off;
+}
+
+uint32_t sipmsg_cseq(const struct sip_msg *m)
+{
+	return (uint32_t)m->sc.cseq;
+}
+
+static const char *tag_of(osip_from_t *h)
+{
+	osip_generic_param_t *p;
+
+	if (h == NULL || osip_generic_param_get_byname(&h->gen_params, "tag", &p) != 0 || p == NULL)
+		return NULL;
+	return p->gvalue;
+}
+
+const char *sipmsg_from_tag(const struct sip_msg *m)
+{
+	return tag_of(m->osip->from);
+}
+
+const char *sipmsg_to_tag(const struct sip_msg *m)
+{
+	return tag_of(m->osip->to);
+}
+
+static int aor_of(osip_from_t *h, char *buf, size_t len)
+{
+	if (h == NULL || h->url == NULL || h->url->username == NULL || h->url->host == NULL)
+		return -ENOENT;
+	int n = snprintf(buf, len, "%s@%s", h->url->username, h->url->host);
+
+	return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+}
+
+int sipmsg_from_aor(const struct sip_msg *m, char *buf, size_t len)
+{
+	return aor_of(m->osip->from, buf, len);
+}
+
+int sipmsg_to_aor(const struct sip_msg *m, char *buf, size_t len)
+{
+	return aor_of(m->osip->to, buf, len);
+}
+
+const char *sipmsg_ruri_text(const struct sip_msg *m, size_t *len)
+{
+	*len = m->sc.is_request ? m->sc.uri_len : 0;
+	return m->buf + m->sc.uri_off;
+}
+
+const char *sipmsg_ruri_user(const struct sip_msg *m)
+{
+	if (!m->sc.is_request || m->osip->req_uri == NULL)
+		return NULL;
+	return m->osip->req_uri->username;
+}
+
+const char *sipmsg_header(const struct sip_msg *m, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	enum sipscan_hdr id = sipscan_hdr_id(name, nlen);
+
+	for (uint32_t i = 0; i < m->sc.nfields; i++) {
+		const struct sipscan_field *f = &m->sc.fields[i];
+
+		if ((id != SIPSCAN_HDR_OTHER && f->id == id) ||
+		    (id == SIPSCAN_HDR_OTHER && f->name_len == nlen &&
+		     strncasecmp(m->buf + f->name_off, name, nlen) == 0)) {
+			*len = f->value_len;
+			return m->buf + f->value_off;
+		}
+	}
+	return NULL;
+}
+
+/* RFC 3261 §20.19: delta-seconds = 1*DIGIT; values past 2^32-1 are clamped (RFC 4475 §3.1.2.4). */
+static bool delta_seconds(const char *v, size_t len, uint32_t *out)
+{
+	uint64_t x = 0;
+	size_t i = 0;
+
+	while (i < len && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	size_t d = i;
+
+	for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+		x = x > UINT32_MAX ? x : x * 10 + (uint64_t)(v[i] - '0');
+	if (i == d)
+		return false;
+	while (i < len && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	if (i != len)
+		return false;
+	*out = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+	return true;
+}
+
+int sipmsg_expires(const struct sip_msg *m, uint32_t *out)
+{
+	int i = sipscan_find(&m->sc, SIPSCAN_HDR_EXPIRES, 0);
+
+	if (i < 0 ||
+	    !delta_seconds(m->buf + m->sc.fields[i].value_off, m->sc.fields[i].value_len, out))
+		return -ENOENT;
+	return 0;
+}
+
+bool sipmsg_contact_is_star(const struct sip_msg *m)
+{
+	size_t off, len;
+
+	return sipmsg_contact_elem(m, 0, &off, &len) && len == 1 && m->buf[off] == '*';
+}
+
+int sipmsg_contact_uri(const struct sip_msg *m, unsigned int idx, const char **uri, size_t *len)
+{
+	struct siplex_span sp;
+	size_t off, elen;
+
+	if (!sipmsg_contact_elem(m, idx, &off, &elen) || !siplex_uri(m->buf + off, elen, &sp))
+		return -ENOENT;
+	*uri = m->buf + off + sp.off;
+	*len = sp.len;
+	return 0;
+}
+
+int sipmsg_contact_expires(const struct sip_msg *m, unsigned int idx, uint32_t *out)
+{
+	osip_contact_t *c = osip_list_get(&m->osip->contacts, (int)idx);
+	osip_generic_param_t *p;
+
+	if (c == NULL || osip_generic_param_get_byname(&c->gen_params, "expires", &p) != 0 ||
+	    p == NULL || p->gvalue == NULL || !delta_seconds(p->gvalue, strlen(p->gvalue), out))
+		return -ENOENT;
+	return 0;
+}
+
+unsigned int sipmsg_route_count(const struct sip_msg *m)
+{
+	return (unsigned int)osip_list_size(&m->osip->routes);
+}
+
+int sipmsg_route(const struct sip_msg *m, unsigned int idx, struct sip_host *out, bool *lr)
+{
+	osip_route_t *r = osip_list_get(&m->osip->routes, (int)idx);
+	osip_uri_param_t *p;
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL || r->url == NULL || r->url->host == NULL)
+		return -ENOENT;
+	*lr = osip_uri_param_get_byname(&r->url->url_params, "lr", &p) == 0 && p != NULL;
+	return fill_host(r->url->host, r->url->port, out);
+}
+
+/* Copies a digest parameter, without the quotes of a quoted-string. */
+static void unquote(char *dst, size_t len, const char *src)
+{
+	size_t n = 0;
+
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	if (*src == '"')
+		src++;
+	for (; *src != '\0' && n + 1 < len; src++) {
+		if (*src == '"' && src[1] == '\0')
+			break;
+		if (*src == '\\' && src[1] != '\0')
+			src++;
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
+}
+
+int sipmsg_digest_cred(const struct sip_msg *m, bool proxy, const char *realm,
+		       struct sip_digest_cred *out)
+{
+	const osip_list_t *l = proxy ? &m->osip->proxy_authorizations : &m->osip->authorizations;
+
+	for (int i = 0; i < osip_list_size(l); i++) {
+		osip_authorization_t *a = osip_list_get(l, i);
+
+		if (a == NULL || a->auth_type == NULL || strcasecmp(a->auth_type, "Digest") != 0)
+			continue;
+		memset(out, 0, sizeof(*out));
+		unquote(out->realm, sizeof(out->realm), a->realm);
+		if (realm != NULL && strcmp(out->realm, realm) != 0)
+			continue;
+		unquote(out->username, sizeof(out->username), a->username);
+		unquote(out->nonce, sizeof(out->nonce), a->nonce);
+		unquote(out->uri, sizeof(out->uri), a->uri);
+		unquote(out->response, sizeof(out->response), a->response);
+		unquote(out->algorithm, sizeof(out->algorithm), a->algorithm);
+		unquote(out->cnonce, sizeof(out->cnonce), a->cnonce);
+		unquote(out->nc, sizeof(out->nc), a->nonce_count);
+		unquote(out->qop, sizeof(out->qop), a->message_qop);
+		unquote(out->opaque, sizeof(out->opaque), a->opaque);
+		if (out->username[0] == '\0' || out->nonce[0] == '\0' || out->response[0] == '\0' ||
+		    out->uri[0] == '\0')
+			return -EINVAL;
+		return 0;
+	}
+	return -ENOENT;
+}

@@ -96,6 +96,62 @@ int sipmsg_ruri(const struct sip_msg *m, struct sip_host *out);
  * part of a multipart body. Returns true and sets *sdp / *len (pointing into the message). */
 bool sipmsg_sdp(const struct sip_msg *m, const char **sdp, size_t *len);
 
+/* Identifiers and values the transaction, dialog and registrar layers need. Pointers refer into
+ * the message and stay valid until sipmsg_free(); *len gives their length (not NUL-terminated
+ * unless said). */
+
+/* The Call-ID value. */
+const char *sipmsg_call_id(const struct sip_msg *m, size_t *len);
+
+/* The CSeq number. */
+uint32_t sipmsg_cseq(const struct sip_msg *m);
+
+/* The tag parameter of From or To (NUL-terminated), or NULL when there is none. */
+const char *sipmsg_from_tag(const struct sip_msg *m);
+const char *sipmsg_to_tag(const struct sip_msg *m);
+
+/* "user@host" of the From or To URI (the AOR for REGISTER), NUL-terminated into buf. Returns 0,
+ * -ENOENT for a URI without user or host, -ENOSPC when buf is too small. */
+int sipmsg_from_aor(const struct sip_msg *m, char *buf, size_t len);
+int sipmsg_to_aor(const struct sip_msg *m, char *buf, size_t len);
+
+/* The Request-URI as written, and its user part (NUL-terminated, NULL when none). */
+const char *sipmsg_ruri_text(const struct sip_msg *m, size_t *len);
+const char *sipmsg_ruri_user(const struct sip_msg *m);
+
+/* The value of the first header with this name (long or compact form, case-insensitive), or
+ * NULL. */
+const char *sipmsg_header(const struct sip_msg *m, const char *name, size_t *len);
+
+/* The Expires header value (RFC 3261 §20.19), clamped to UINT32_MAX. Returns 0 or -ENOENT. */
+int sipmsg_expires(const struct sip_msg *m, uint32_t *out);
+
+/* True when the Contact is "*" (RFC 3261 §10.2.2). */
+bool sipmsg_contact_is_star(const struct sip_msg *m);
+
+/* The URI of Contact element idx as written (inside <> when present). Returns 0 or -ENOENT. */
+int sipmsg_contact_uri(const struct sip_msg *m, unsigned int idx, const char **uri, size_t *len);
+
+/* The expires parameter of Contact element idx, clamped to UINT32_MAX. Returns 0 or -ENOENT. */
+int sipmsg_contact_expires(const struct sip_msg *m, unsigned int idx, uint32_t *out);
+
+/* Route element idx: its URI's host:port and whether it has the lr parameter. Returns 0,
+ * -ENOENT. */
+unsigned int sipmsg_route_count(const struct sip_msg *m);
+int sipmsg_route(const struct sip_msg *m, unsigned int idx, struct sip_host *out, bool *lr);
+
+/* Digest credentials from Authorization (proxy false) or Proxy-Authorization (proxy true), RFC
+ * 3261 §22.4 / RFC 8760. Strings are unquoted copies, NUL-terminated. */
+struct sip_digest_cred {
+	char username[128], realm[128], nonce[128], uri[512], response[128], algorithm[32];
+	char cnonce[128], nc[16], qop[32], opaque[128];
+};
+
+/* Fills out from the first Digest credentials whose realm is realm (any realm when NULL).
+ * Returns 0, -ENOENT when there are none, -EINVAL when they are malformed. */
+int sipmsg_digest_cred(const struct sip_msg *m, bool proxy, const char *realm,
+		       struct sip_digest_cred *out);
+
 /* Edits. Each records a change to the original octets; the message is rebuilt on serialize. They
  * return 0, -ENOENT when there is nothing to edit, or -ENOMEM. */
 
@@ -110,6 +166,33 @@ int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_po
 
 /* Replaces the SDP (whole body, or the SDP part of a multipart body) and fixes Content-Length. */
 int sipmsg_set_sdp(struct sip_msg *m, const char *sdp, size_t len);
+
+/* Proxy edits (RFC 3261 §16.6). */
+
+/* Inserts "Via: value" above the top Via. */
+int sipmsg_push_via(struct sip_msg *m, const char *value);
+
+/* Removes the top Via element (a response on its way back, RFC 3261 §16.7 step 3). */
+int sipmsg_pop_via(struct sip_msg *m);
+
+/* Inserts "Record-Route: value" above any existing Record-Route. */
+int sipmsg_push_record_route(struct sip_msg *m, const char *value);
+
+/* Removes the top Route element (loose routing, RFC 3261 §16.4). */
+int sipmsg_pop_route(struct sip_msg *m);
+
+/* Replaces the Request-URI. */
+int sipmsg_set_ruri(struct sip_msg *m, const char *uri);
+
+/* Sets Max-Forwards to value (adding the header when absent). */
+int sipmsg_set_max_forwards(struct sip_msg *m, int value);
+
+/* Builds a response to request req (RFC 3261 §8.2.6): status line, the Via, From, To (with to_tag
+ * added when To has none and code > 100), Call-ID and CSeq of the request with its edits applied,
+ * then extra (complete header lines with CRLF, or NULL) and "Content-Length: 0". Allocated with
+ * malloc; NULL with errno set on failure. */
+char *sipmsg_response(const struct sip_msg *req, int code, const char *reason, const char *to_tag,
+		      const char *extra, size_t *len);
 
 /* The message with all edits applied, NUL-terminated, allocated with malloc (caller frees).
  * Returns NULL with errno set on failure. */

@@ -152,3 +152,185 @@ char *sipmsg_serialize(const struct sip_msg *m, size_t *len)
 	*len = dst;
 	return out;
 }
+
+static const char *eol(const struct sip_msg *m)
+{
+	return m->sc.lf_only ? "\n" : "\r\n";
+}
+
+/* Inserts a whole header line "name: value" at off. */
+static int insert_line(struct sip_msg *m, size_t off, const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 5;
+	char *line = malloc(n);
+
+	if (line == NULL)
+		return -ENOMEM;
+	int len = snprintf(line, n, "%s: %s%s", name, value, eol(m));
+	int rc = sipmsg_add_edit(m, off, 0, line, (size_t)len);
+
+	free(line);
+	return rc;
+}
+
+/* Removes the first element of the first header with this id: the whole line when it is the
+ * only element, else the element and its comma. */
+static int pop_elem(struct sip_msg *m, enum sipscan_hdr id)
+{
+	int fi = sipscan_find(&m->sc, id, 0);
+
+	if (fi < 0)
+		return -ENOENT;
+	const struct sipscan_field *f = &m->sc.fields[fi];
+	const char *v = m->buf + f->value_off;
+	size_t e = siplex_first_elem(v, f->value_len);
+
+	while (e < f->value_len && v[e] != ',')
+		e++;
+	if (e >= f->value_len)
+		return sipmsg_add_edit(m, f->line_off, f->line_len, "", 0);
+	e++;
+	while (e < f->value_len && (v[e] == ' ' || v[e] == '\t' || v[e] == '\r' || v[e] == '\n'))
+		e++;
+	return sipmsg_add_edit(m, f->value_off, e, "", 0);
+}
+
+int sipmsg_push_via(struct sip_msg *m, const char *value)
+{
+	int fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, 0);
+
+	/* RFC 3261 §16.6 step 8: the proxy's Via goes above the existing ones. */
+	return insert_line(m, fi >= 0 ? m->sc.fields[fi].line_off : m->sc.hdr_end, "Via", value);
+}
+
+int sipmsg_pop_via(struct sip_msg *m)
+{
+	return pop_elem(m, SIPSCAN_HDR_VIA);
+}
+
+int sipmsg_push_record_route(struct sip_msg *m, const char *value)
+{
+	int fi = sipscan_find(&m->sc, SIPSCAN_HDR_RECORD_ROUTE, 0);
+
+	/* RFC 3261 §16.6 step 4: ours goes above any Record-Route already there. */
+	return insert_line(m, fi >= 0 ? m->sc.fields[fi].line_off : m->sc.hdr_end, "Record-Route",
+			   value);
+}
+
+int sipmsg_pop_route(struct sip_msg *m)
+{
+	return pop_elem(m, SIPSCAN_HDR_ROUTE);
+}
+
+int sipmsg_set_ruri(struct sip_msg *m, const char *uri)
+{
+	if (!m->sc.is_request)
+		return -ENOENT;
+	return sipmsg_add_edit(m, m->sc.uri_off, m->sc.uri_len, uri, strlen(uri));
+}
+
+int sipmsg_set_max_forwards(struct sip_msg *m, int value)
+{
+	char num[16];
+	int n = snprintf(num, sizeof(num), "%d", value);
+	int fi = sipscan_find(&m->sc, SIPSCAN_HDR_MAX_FORWARDS, 0);
+
+	if (fi >= 0)
+		return sipmsg_add_edit(m, m->sc.fields[fi].value_off, m->sc.fields[fi].value_len,
+				       num, (size_t)n);
+	return insert_line(m, m->sc.hdr_end, "Max-Forwards", num);
+}
+
+/* A growing output buffer for responses. */
+struct outbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void out_add(struct outbuf *o, const char *s, size_t n)
+{
+	if (o->failed)
+		return;
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = (o->len + n + 1) * 2;
+		char *p = realloc(o->p, cap);
+
+		if (p == NULL) {
+			o->failed = true;
+			return;
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+/* Copies buf[off..off+len) with the edits that fall inside it applied. */
+static void out_range(struct outbuf *o, const struct sip_msg *m, size_t off, size_t len)
+{
+	size_t src = off, end = off + len;
+
+	for (size_t i = 0; i < m->nedits; i++) {
+		const struct sip_edit *e = &m->edits[i];
+
+		if (e->off < src || e->off + e->del > end)
+			continue;
+		out_add(o, m->buf + src, e->off - src);
+		out_add(o, e->ins, e->ins_len);
+		src = e->off + e->del;
+	}
+	out_add(o, m->buf + src, end - src);
+}
+
+char *sipmsg_response(const struct sip_msg *req, int code, const char *reason, const char *to_tag,
+		      const char *extra, size_t *len)
+{
+	struct outbuf o = {0};
+	char line[256];
+	int n;
+
+	if (!req->sc.is_request || code < 100 || code > 699) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", code, reason);
+	out_add(&o, line, (size_t)n);
+	/* RFC 3261 §8.2.6.2: Via (all, in order), From, To, Call-ID and CSeq of the request. */
+	for (uint32_t i = 0; i < req->sc.nfields; i++) {
+		const struct sipscan_field *f = &req->sc.fields[i];
+
+		switch (f->id) {
+		case SIPSCAN_HDR_VIA:
+		case SIPSCAN_HDR_FROM:
+		case SIPSCAN_HDR_CALL_ID:
+		case SIPSCAN_HDR_CSEQ:
+			out_range(&o, req, f->line_off, f->line_len);
+			break;
+		case SIPSCAN_HDR_TO:
+			/* The To tag is added to a response that is not 100 (RFC 3261 §8.2.6.2). */
+			out_range(&o, req, f->line_off, f->value_off + f->value_len - f->line_off);
+			if (code > 100 && to_tag != NULL && sipmsg_to_tag(req) == NULL) {
+				out_add(&o, ";tag=", 5);
+				out_add(&o, to_tag, strlen(to_tag));
+			}
+			out_range(&o, req, f->value_off + f->value_len,
+				  f->line_off + f->line_len - f->value_off - f->value_len);
+			break;
+		default:
+			break;
+		}
+	}
+	if (extra != NULL)
+		out_add(&o, extra, strlen(extra));
+	out_add(&o, "Content-Length: 0\r\n\r\n", 21);
+	if (o.failed) {
+		free(o.p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = o.len;
+	return o.p;
+}

@@ -357,12 +357,154 @@ static void test_hostile(void **state)
 	free(buf);
 }
 
+static void test_accessors(void **state)
+{
+	static const char reg[] =
+		"REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bKr1;rport\r\n"
+		"From: <sip:alice@example.com>;tag=abc\r\n"
+		"To: <sip:alice@example.com>\r\n"
+		"Call-ID: reg-1@192.168.1.10\r\n"
+		"CSeq: 42 REGISTER\r\n"
+		"Contact: <sip:alice@192.168.1.10:5060;ob>;expires=600, sip:alice@10.0.0.1\r\n"
+		"Expires: 3600\r\n"
+		"Route: <sip:198.51.100.10;lr>, <sip:edge.example.com:5070>\r\n"
+		"Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n1\", "
+		"uri=\"sip:example.com\", response=\"0123456789abcdef0123456789abcdef\", "
+		"algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"c1\"\r\n"
+		"User-Agent: Test/1.0\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_msg *m = parse_ok(reg, strlen(reg));
+	struct sip_digest_cred cred;
+	struct sip_host h;
+	char aor[64];
+	const char *v;
+	size_t len;
+	uint32_t x;
+	bool lr;
+
+	(void)state;
+	v = sipmsg_call_id(m, &len);
+	assert_int_equal(len, 18);
+	assert_memory_equal(v, "reg-1@192.168.1.10", 18);
+	assert_int_equal(sipmsg_cseq(m), 42);
+	assert_string_equal(sipmsg_from_tag(m), "abc");
+	assert_null(sipmsg_to_tag(m));
+	assert_int_equal(sipmsg_to_aor(m, aor, sizeof(aor)), 0);
+	assert_string_equal(aor, "alice@example.com");
+	assert_int_equal(sipmsg_to_aor(m, aor, 5), -ENOSPC);
+	assert_int_equal(sipmsg_expires(m, &x), 0);
+	assert_int_equal(x, 3600);
+	assert_false(sipmsg_contact_is_star(m));
+	assert_int_equal(sipmsg_contact_count(m), 2);
+	assert_int_equal(sipmsg_contact_uri(m, 0, &v, &len), 0);
+	assert_int_equal(len, strlen("sip:alice@192.168.1.10:5060;ob"));
+	assert_int_equal(sipmsg_contact_uri(m, 1, &v, &len), 0);
+	assert_memory_equal(v, "sip:alice@10.0.0.1", len);
+	assert_int_equal(sipmsg_contact_expires(m, 0, &x), 0);
+	assert_int_equal(x, 600);
+	assert_int_equal(sipmsg_contact_expires(m, 1, &x), -ENOENT);
+	assert_int_equal(sipmsg_route_count(m), 2);
+	assert_int_equal(sipmsg_route(m, 0, &h, &lr), 0);
+	assert_true(lr);
+	assert_string_equal(h.host, "198.51.100.10");
+	assert_int_equal(sipmsg_route(m, 1, &h, &lr), 0);
+	assert_false(lr);
+	assert_int_equal(h.port, 5070);
+	v = sipmsg_header(m, "user-agent", &len);
+	assert_non_null(v);
+	assert_memory_equal(v, "Test/1.0", len);
+	assert_null(sipmsg_header(m, "Supported", &len));
+	assert_int_equal(sipmsg_digest_cred(m, false, "example.com", &cred), 0);
+	assert_string_equal(cred.username, "alice");
+	assert_string_equal(cred.algorithm, "SHA-256");
+	assert_string_equal(cred.cnonce, "c1");
+	assert_string_equal(cred.nc, "00000001");
+	assert_int_equal(sipmsg_digest_cred(m, false, "other.example", &cred), -ENOENT);
+	assert_int_equal(sipmsg_digest_cred(m, true, NULL, &cred), -ENOENT);
+	sipmsg_free(m);
+}
+
+static void test_proxy_edits(void **state)
+{
+	struct sip_msg *m = parse_ok(invite, strlen(invite));
+	struct addr_port src;
+	size_t len;
+	char *out;
+
+	(void)state;
+	assert_int_equal(addr_port_parse("203.0.113.9:52500", &src), 0);
+	assert_int_equal(sipmsg_fix_via(m, &src, true), 0);
+	assert_int_equal(sipmsg_push_via(m, "SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKsbc1"), 0);
+	assert_int_equal(sipmsg_push_record_route(m, "<sip:198.51.100.10;lr>"), 0);
+	assert_int_equal(sipmsg_set_ruri(m, "sip:bob@198.51.100.20:5080"), 0);
+	assert_int_equal(sipmsg_set_max_forwards(m, 69), 0);
+	out = sipmsg_serialize(m, &len);
+	assert_non_null(strstr(out, "INVITE sip:bob@198.51.100.20:5080 SIP/2.0\r\n"
+				    "Via: SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKsbc1\r\n"
+				    "Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK74bf9;"
+				    "rport=52500;received=203.0.113.9\r\nMax-Forwards: 69\r\n"));
+	assert_non_null(strstr(out, "Record-Route: <sip:198.51.100.10;lr>\r\n\r\nv=0"));
+	/* Locally generated responses carry the fixed Via, so they reach the NAT binding. */
+	char *resp = sipmsg_response(m, 404, "Not Found", "sbc42", "Server: sbc-sip\r\n", &len);
+
+	assert_non_null(resp);
+	assert_non_null(strstr(resp, "SIP/2.0 404 Not Found\r\n"));
+	assert_non_null(strstr(resp, "rport=52500;received=203.0.113.9\r\n"));
+	assert_non_null(strstr(resp, "To: Bob <sip:bob@biloxi.example.com>;tag=sbc42\r\n"));
+	assert_non_null(strstr(resp, "Server: sbc-sip\r\nContent-Length: 0\r\n\r\n"));
+	assert_null(strstr(resp, "Contact:"));
+	struct sip_msg *r = parse_ok(resp, len);
+
+	assert_int_equal(sipmsg_status(r), 404);
+	assert_string_equal(sipmsg_to_tag(r), "sbc42");
+	sipmsg_free(r);
+	free(resp);
+	resp = sipmsg_response(m, 100, "Trying", "sbc42", NULL, &len);
+	assert_non_null(strstr(resp, "To: Bob <sip:bob@biloxi.example.com>\r\n"));
+	free(resp);
+	sipmsg_free(m);
+	/* The forwarded request parses, and a response to it loses our Via on the way back. */
+	m = parse_ok(out, strlen(out));
+	resp = sipmsg_response(m, 180, "Ringing", "callee1", NULL, &len);
+	sipmsg_free(m);
+	m = parse_ok(resp, len);
+	assert_int_equal(sipmsg_via_count(m), 2);
+	assert_int_equal(sipmsg_pop_via(m), 0);
+	char *back = sipmsg_serialize(m, &len);
+
+	assert_null(strstr(back, "z9hG4bKsbc1"));
+	assert_non_null(strstr(back, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.168.1.10"));
+	free(back);
+	sipmsg_free(m);
+	free(resp);
+	free(out);
+	/* Two Vias on one line: only the first element goes. */
+	static const char two[] =
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKa, "
+		"SIP/2.0/UDP 203.0.113.5;branch=z9hG4bKb\r\n"
+		"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n"
+		"Call-ID: x\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	m = parse_ok(two, strlen(two));
+	assert_int_equal(sipmsg_pop_via(m), 0);
+	out = sipmsg_serialize(m, &len);
+	assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 203.0.113.5;branch=z9hG4bKb\r\n"));
+	free(out);
+	sipmsg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_roundtrip),	     cmocka_unit_test(test_edits),
-		cmocka_unit_test(test_rfc_rejections),	     cmocka_unit_test(test_tolerated),
-		cmocka_unit_test(test_truncated_everywhere), cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_valid_roundtrip),
+		cmocka_unit_test(test_edits),
+		cmocka_unit_test(test_rfc_rejections),
+		cmocka_unit_test(test_tolerated),
+		cmocka_unit_test(test_truncated_everywhere),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_accessors),
+		cmocka_unit_test(test_proxy_edits),
 	};
 
 	sipmsg_global_init();

@@ -37,7 +37,7 @@ const char *sipscan_hdr_name(enum sipscan_hdr id)
 	return id < SIPSCAN_HDR_COUNT ? hdr_names[id].name : "";
 }
 
-static enum sipscan_hdr hdr_lookup(const char *name, size_t len)
+enum sipscan_hdr sipscan_hdr_id(const char *name, size_t len)
 {
 	for (int i = 1; i < SIPSCAN_HDR_COUNT; i++) {
 		if (len == 1 && hdr_names[i].compact != 0 &&
@@ -457,7 +457,7 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 				    buf + off);
 		f->name_off = (uint32_t)off;
 		f->name_len = (uint32_t)(name_end - off);
-		f->id = hdr_lookup(buf + off, name_end - off);
+		f->id = sipscan_hdr_id(buf + off, name_end - off);
 		/* The value runs on over folded lines (RFC 3261 §7.3.1 LWS continuation). */
 		size_t vend = content_end;
 

@@ -77,6 +77,10 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc,
 /* Finds the first field with this id at or after index *from; returns its index or -1. */
 int sipscan_find(const struct sipscan *sc, enum sipscan_hdr id, int from);
 
+/* The id of a header name (long or compact form, case-insensitive); SIPSCAN_HDR_OTHER when it
+ * is not one the scanner knows. */
+enum sipscan_hdr sipscan_hdr_id(const char *name, size_t len);
+
 /* The long name of a header id ("Call-ID"), for messages. */
 const char *sipscan_hdr_name(enum sipscan_hdr id);
 
