@@ -109,7 +109,7 @@ static void test_dispatch(void **state)
 	assert_true(r > 0);
 	buf[r] = '\0';
 	assert_non_null(strstr(buf, "request line too long"));
-	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 0); /* closed */
+	assert_true(recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0); /* closed or reset */
 	close(fd);
 	ctlsock_free(cs);
 	assert_int_not_equal(access(path, F_OK), 0);
