@@ -194,6 +194,25 @@ int sipmsg_set_max_forwards(struct sip_msg *m, int value);
 char *sipmsg_response(const struct sip_msg *req, int code, const char *reason, const char *to_tag,
 		      const char *extra, size_t *len);
 
+/* Edits made after a mark can be undone, so one request can be forwarded to several branches
+ * with per-branch Via and Request-URI (RFC 3261 §16.6). */
+unsigned int sipmsg_edit_mark(const struct sip_msg *m);
+void sipmsg_edit_rollback(struct sip_msg *m, unsigned int mark);
+
+/* The hop-by-hop ACK for a non-2xx final response resp to INVITE req (RFC 3261 §17.1.1.3), or a
+ * CANCEL for req (§9.1): malloc'd, NULL with errno on failure. */
+char *sipmsg_ack_for(const struct sip_msg *req, const struct sip_msg *resp, size_t *len);
+char *sipmsg_cancel_for(const struct sip_msg *req, size_t *len);
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *sipmsg_reason_phrase(int code);
+
+/* The response to a request that failed to parse (err from sipmsg_parse): the Via, From, To,
+ * Call-ID and CSeq lines found in buf, and a Warning with the reason. NULL (errno EDESTADDRREQ)
+ * when there is no Via to send it to, or for err->code 0. */
+char *sipmsg_error_response(const char *buf, size_t len, const struct sip_error *err,
+			    size_t *out_len);
+
 /* The message with all edits applied, NUL-terminated, allocated with malloc (caller frees).
  * Returns NULL with errno set on failure. */
 char *sipmsg_serialize(const struct sip_msg *m, size_t *len);

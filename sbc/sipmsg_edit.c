@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "siplex.h"
 #include "sipmsg_priv.h"
@@ -34,7 +35,8 @@ int sipmsg_add_edit(struct sip_msg *m, size_t off, size_t del, const char *ins, 
 		return -ENOMEM;
 	memcpy(copy, ins, ins_len);
 	memmove(&m->edits[pos + 1], &m->edits[pos], (m->nedits - pos) * sizeof(m->edits[0]));
-	m->edits[pos] = (struct sip_edit){(uint32_t)off, (uint32_t)del, copy, (uint32_t)ins_len};
+	m->edits[pos] = (struct sip_edit){(uint32_t)off, (uint32_t)del, m->edit_seq++, copy,
+					  (uint32_t)ins_len};
 	m->nedits++;
 	return 0;
 }
@@ -332,5 +334,218 @@ char *sipmsg_response(const struct sip_msg *req, int code, const char *reason, c
 		return NULL;
 	}
 	*len = o.len;
+	return o.p;
+}
+
+unsigned int sipmsg_edit_mark(const struct sip_msg *m)
+{
+	return m->edit_seq;
+}
+
+void sipmsg_edit_rollback(struct sip_msg *m, unsigned int mark)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < m->nedits; i++) {
+		if (m->edits[i].seq >= mark)
+			free(m->edits[i].ins);
+		else
+			m->edits[keep++] = m->edits[i];
+	}
+	m->nedits = keep;
+	m->edit_seq = mark;
+}
+
+/* Copies the first line of header id (with its edits) into o; false when absent. */
+static bool out_header(struct outbuf *o, const struct sip_msg *m, enum sipscan_hdr id)
+{
+	int fi = sipscan_find(&m->sc, id, 0);
+
+	if (fi < 0)
+		return false;
+	out_range(o, m, m->sc.fields[fi].line_off, m->sc.fields[fi].line_len);
+	return true;
+}
+
+/* Copies every line of header id (with edits). */
+static void out_headers(struct outbuf *o, const struct sip_msg *m, enum sipscan_hdr id)
+{
+	for (int fi = sipscan_find(&m->sc, id, 0); fi >= 0; fi = sipscan_find(&m->sc, id, fi + 1))
+		out_range(o, m, m->sc.fields[fi].line_off, m->sc.fields[fi].line_len);
+}
+
+/* Writes the top Via element (with edits) as a header line. */
+static void out_top_via(struct outbuf *o, const struct sip_msg *m)
+{
+	int fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, 0);
+
+	if (fi < 0)
+		return;
+	const struct sipscan_field *f = &m->sc.fields[fi];
+	size_t e = siplex_first_elem(m->buf + f->value_off, f->value_len);
+
+	out_add(o, "Via: ", 5);
+	out_range(o, m, f->value_off, e);
+	out_add(o, "\r\n", 2);
+}
+
+/* A request built from req for method (ACK or CANCEL): RFC 3261 §9.1 and §17.1.1.3 — the same
+ * Request-URI, top Via, Route, From, Call-ID and CSeq number; To from resp when given. */
+static char *derived_request(const struct sip_msg *req, const struct sip_msg *resp,
+			     const char *method, size_t *len)
+{
+	struct outbuf o = {0};
+	char line[64];
+	int n;
+
+	if (!req->sc.is_request) {
+		errno = EINVAL;
+		return NULL;
+	}
+	out_add(&o, method, strlen(method));
+	out_add(&o, " ", 1);
+	out_range(&o, req, req->sc.uri_off, req->sc.uri_len);
+	out_add(&o, " SIP/2.0\r\n", 10);
+	out_top_via(&o, req);
+	out_headers(&o, req, SIPSCAN_HDR_ROUTE);
+	out_header(&o, req, SIPSCAN_HDR_FROM);
+	out_header(&o, resp != NULL ? resp : req, SIPSCAN_HDR_TO);
+	out_header(&o, req, SIPSCAN_HDR_CALL_ID);
+	n = snprintf(line, sizeof(line), "CSeq: %u %s\r\nMax-Forwards: 70\r\n",
+		     (unsigned int)req->sc.cseq, method);
+	out_add(&o, line, (size_t)n);
+	out_add(&o, "Content-Length: 0\r\n\r\n", 21);
+	if (o.failed) {
+		free(o.p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*len = o.len;
+	return o.p;
+}
+
+char *sipmsg_ack_for(const struct sip_msg *req, const struct sip_msg *resp, size_t *len)
+{
+	return derived_request(req, resp, "ACK", len);
+}
+
+char *sipmsg_cancel_for(const struct sip_msg *req, size_t *len)
+{
+	return derived_request(req, NULL, "CANCEL", len);
+}
+
+const char *sipmsg_reason_phrase(int code)
+{
+	static const struct {
+		int code;
+		const char *text;
+	} phrases[] = {
+		{100, "Trying"},
+		{180, "Ringing"},
+		{200, "OK"},
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{407, "Proxy Authentication Required"},
+		{408, "Request Timeout"},
+		{416, "Unsupported URI Scheme"},
+		{420, "Bad Extension"},
+		{423, "Interval Too Brief"},
+		{480, "Temporarily Unavailable"},
+		{481, "Call/Transaction Does Not Exist"},
+		{482, "Loop Detected"},
+		{483, "Too Many Hops"},
+		{486, "Busy Here"},
+		{487, "Request Terminated"},
+		{500, "Server Internal Error"},
+		{503, "Service Unavailable"},
+		{505, "Version Not Supported"},
+		{513, "Message Too Large"},
+	};
+
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (phrases[i].code == code)
+			return phrases[i].text;
+	return code < 200 ? "Session Progress" : code < 300 ? "OK" : "Error";
+}
+
+/* Header lines of a message that failed to parse, by name, for an error response. */
+static bool raw_header_is(const char *line, size_t len, const char *name, char compact)
+{
+	size_t n = strlen(name), i;
+
+	if (len > n && strncasecmp(line, name, n) == 0)
+		i = n;
+	else if (compact != 0 && len > 1 && (line[0] | 0x20) == compact)
+		i = 1;
+	else
+		return false;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < len && line[i] == ':';
+}
+
+char *sipmsg_error_response(const char *buf, size_t len, const struct sip_error *err,
+			    size_t *out_len)
+{
+	static const struct {
+		const char *name;
+		char compact;
+	} copied[] = {{"Via", 'v'}, {"From", 'f'}, {"To", 't'}, {"Call-ID", 'i'}, {"CSeq", 0}};
+	struct outbuf o = {0};
+	char line[320];
+	bool via = false;
+	size_t pos;
+	int n;
+
+	if (err->code < 300 || err->code > 699) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", err->code,
+		     sipmsg_reason_phrase(err->code));
+	out_add(&o, line, (size_t)n);
+	/* Skip the start line, then copy the headers a response must echo (RFC 3261 §8.2.6.2). */
+	const char *lf = memchr(buf, '\n', len);
+
+	pos = lf != NULL ? (size_t)(lf - buf) + 1 : len;
+	while (pos < len) {
+		lf = memchr(buf + pos, '\n', len - pos);
+		size_t end = lf != NULL ? (size_t)(lf - buf) : len;
+		size_t content = end > pos && buf[end - 1] == '\r' ? end - 1 : end;
+
+		if (content == pos)
+			break;
+		for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+			if (!raw_header_is(buf + pos, content - pos, copied[i].name,
+					   copied[i].compact))
+				continue;
+			if (memchr(buf + pos, '\0', content - pos) != NULL)
+				break;
+			out_add(&o, buf + pos, content - pos);
+			out_add(&o, "\r\n", 2);
+			via |= i == 0;
+		}
+		pos = end + 1;
+	}
+	/* RFC 3261 §20.43: warn-code 399 carries what was wrong, for whoever reads the trace. */
+	char reason[sizeof(err->reason)];
+
+	n = 0;
+	for (const char *r = err->reason; *r != '\0' && n < (int)sizeof(reason) - 1; r++)
+		reason[n++] = (*r == '"' || *r == '\\') ? '\'' : *r;
+	reason[n] = '\0';
+	n = snprintf(line, sizeof(line), "Warning: 399 sbc-sip \"%s\"\r\n", reason);
+	out_add(&o, line, (size_t)n);
+	out_add(&o, "Content-Length: 0\r\n\r\n", 21);
+	if (!via || o.failed) {
+		/* Without a Via there is nowhere to send the response. */
+		free(o.p);
+		errno = o.failed ? ENOMEM : EDESTADDRREQ;
+		return NULL;
+	}
+	*out_len = o.len;
 	return o.p;
 }

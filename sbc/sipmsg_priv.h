@@ -10,6 +10,7 @@ struct osip_message;
 /* One change to the original octets: delete del octets at off, insert ins there. */
 struct sip_edit {
 	uint32_t off, del;
+	uint32_t seq; /* order of creation, for sipmsg_edit_rollback */
 	char *ins;
 	uint32_t ins_len;
 };
@@ -22,6 +23,7 @@ struct sip_msg {
 	bool has_sdp;
 	uint32_t sdp_off, sdp_len; /* in buf */
 	size_t nedits, edits_cap;
+	uint32_t edit_seq;
 	struct sip_edit *edits;
 	struct sipscan sc; /* large: kept last */
 };

@@ -494,6 +494,75 @@ static void test_proxy_edits(void **state)
 	sipmsg_free(m);
 }
 
+static void test_derived(void **state)
+{
+	struct sip_msg *m = parse_ok(invite, strlen(invite));
+	struct sip_error err;
+	size_t len;
+	char *out;
+
+	(void)state;
+	/* Branch edits roll back; common edits stay. */
+	assert_int_equal(sipmsg_set_max_forwards(m, 69), 0);
+	unsigned int mark = sipmsg_edit_mark(m);
+
+	assert_int_equal(sipmsg_push_via(m, "SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKb1"), 0);
+	assert_int_equal(sipmsg_set_ruri(m, "sip:bob@203.0.113.50:5062"), 0);
+	out = sipmsg_serialize(m, &len);
+	assert_non_null(strstr(out, "INVITE sip:bob@203.0.113.50:5062 SIP/2.0\r\nVia: SIP/2.0/UDP "
+				    "198.51.100.10;branch=z9hG4bKb1\r\n"));
+	/* CANCEL is built from the request as forwarded (RFC 3261 §9.1: the same top Via). */
+	struct sip_msg *fwd = parse_ok(out, len);
+	char *cancel = sipmsg_cancel_for(fwd, &len);
+
+	sipmsg_free(fwd);
+	free(out);
+
+	assert_non_null(strstr(cancel, "CANCEL sip:bob@203.0.113.50:5062 SIP/2.0\r\n"
+				       "Via: SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKb1\r\n"));
+	assert_non_null(strstr(cancel, "CSeq: 1 CANCEL\r\n"));
+	struct sip_msg *c = parse_ok(cancel, len);
+
+	sipmsg_free(c);
+	free(cancel);
+	sipmsg_edit_rollback(m, mark);
+	out = sipmsg_serialize(m, &len);
+	assert_non_null(strstr(out, "INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP "
+				    "192.168.1.10"));
+	assert_non_null(strstr(out, "Max-Forwards: 69\r\n"));
+	free(out);
+	/* ACK for a 486 carries the response's To tag. */
+	char *resp = sipmsg_response(m, 486, "Busy Here", "t486", NULL, &len);
+	struct sip_msg *r = parse_ok(resp, len);
+	char *ack = sipmsg_ack_for(m, r, &len);
+
+	assert_non_null(strstr(ack, "ACK sip:bob@biloxi.example.com SIP/2.0\r\n"));
+	assert_non_null(strstr(ack, ";tag=t486\r\n"));
+	assert_non_null(strstr(ack, "CSeq: 1 ACK\r\n"));
+	sipmsg_free(r);
+	free(resp);
+	free(ack);
+	sipmsg_free(m);
+	/* A request that does not parse still gets its 400, with the reason in a Warning. */
+	size_t blen;
+	char *bad = variant("CSeq: 1 INVITE", "CSeq: 1 BYE", &blen);
+
+	assert_null(sipmsg_parse(bad, blen, SIP_TRANSPORT_UDP, &err));
+	out = sipmsg_error_response(bad, blen, &err, &len);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP 192.168.1.10"));
+	assert_non_null(strstr(out, "Warning: 399 sbc-sip \"CSeq method 'BYE' does not match"));
+	assert_non_null(strstr(out, "Call-ID: 3848276298220188511@atlanta.example.com\r\n"));
+	free(out);
+	free(bad);
+	/* Without a Via: nothing to send. */
+	bad = variant("Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK74bf9;rport\r\n", "",
+		      &blen);
+	assert_null(sipmsg_parse(bad, blen, SIP_TRANSPORT_UDP, &err));
+	assert_null(sipmsg_error_response(bad, blen, &err, &len));
+	free(bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_proxy_edits),
+		cmocka_unit_test(test_derived),
 	};
 
 	sipmsg_global_init();
