@@ -14,6 +14,8 @@ CREATE TABLE bindings (
 	-- for connection-oriented transports (0 for UDP; meaningless after a restart).
 	socket TEXT NOT NULL DEFAULT '' CHECK (length(socket) <= 64),
 	conn_id INTEGER NOT NULL DEFAULT 0 CHECK (conn_id >= 0),
+	-- the UA is behind a NAT: requests go to received_*, and it gets keepalives
+	natted INTEGER NOT NULL DEFAULT 0 CHECK (natted IN (0, 1)),
 	-- absolute expiry, seconds since the Unix epoch (wall clock, so it survives a restart)
 	expires INTEGER NOT NULL CHECK (expires > 0),
 	user_agent TEXT NOT NULL DEFAULT '' CHECK (length(user_agent) <= 256),
@@ -27,3 +29,4 @@ CREATE TABLE bindings (
 ) WITHOUT ROWID;
 
 CREATE INDEX bindings_expires ON bindings (expires);
+CREATE INDEX bindings_conn ON bindings (conn_id) WHERE conn_id <> 0;
