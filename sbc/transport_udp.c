@@ -1,0 +1,112 @@
+/* transport_udp: SIP over UDP — one socket per configured address, datagrams up to the layer
+ * above, keepalive datagrams dropped, answers sent from the socket a request came in on. */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport_priv.h"
+
+/* True for a datagram holding only line ends, blanks or NULs: NAT keepalives that UAs send to
+ * the SIP port (RFC 5626 §3.5.1 suggests STUN; many phones send CRLFs or zeros instead). */
+static bool is_keepalive(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != '\r' && buf[i] != '\n' && buf[i] != ' ' && buf[i] != '\t' &&
+		    buf[i] != '\0')
+			return false;
+	return true;
+}
+
+static void udp_readable(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct transport_ep *ep = arg;
+	struct transport *tp = ep->tp;
+
+	(void)lp;
+	(void)events;
+	for (uint32_t i = 0; i < tp->cfg.udp_batch; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct addr_port src;
+		ssize_t n = recvfrom(fd, tp->udp_buf, TRANSPORT_MAX_MSG, MSG_TRUNC,
+				     (struct sockaddr *)&ss, &sl);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    log_ratelimit_ok(&tp->log_rl, 10, 10000))
+				LOG_WARN("udp recv: %s", strerror(errno));
+			return;
+		}
+		if (n > TRANSPORT_MAX_MSG) {
+			/* Truncated by the buffer: no valid SIP message is this large (513). */
+			tp->stats.bad_frames++;
+			continue;
+		}
+		if (is_keepalive(tp->udp_buf, (size_t)n)) {
+			tp->stats.keepalives++;
+			continue;
+		}
+		transport_from_sockaddr(&ss, &src);
+		if (!transport_allow(tp, &src.ip))
+			continue;
+		tp->stats.udp_rx++;
+		tp->ops.recv(tp->arg, tp->udp_buf, (size_t)n, &src, SIP_TRANSPORT_UDP, ep->id);
+	}
+}
+
+int transport_udp_open(struct transport *tp, const struct addr_port *local,
+		       struct transport_ep **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct transport_ep *ep;
+	int fd = transport_bound_socket(local, SOCK_DGRAM), rc;
+
+	if (fd < 0)
+		return fd;
+	ep = transport_ep_new(tp, TRANSPORT_KIND_UDP, fd);
+	if (ep == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	transport_from_sockaddr(&ss, &ep->local);
+	rc = loop_fd_add(tp->lp, fd, EPOLLIN, udp_readable, ep);
+	if (rc < 0)
+		goto fail;
+	*out = ep;
+	return 0;
+
+fail:
+	transport_ep_unlink(ep);
+	transport_ep_free(ep);
+	return rc;
+}
+
+int transport_udp_send(struct transport *tp, const struct addr_port *dst, uint64_t conn_id,
+		       const char *buf, size_t len)
+{
+	struct transport_ep *ep = conn_id != 0 ? transport_ep_find(tp, conn_id) : NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (ep == NULL || ep->kind != TRANSPORT_KIND_UDP || ep->local.ip.family != dst->ip.family) {
+		/* The list is newest first: the last match is the first socket configured. */
+		ep = NULL;
+		for (struct transport_ep *e = tp->eps; e != NULL; e = e->next)
+			if (e->kind == TRANSPORT_KIND_UDP && e->local.ip.family == dst->ip.family)
+				ep = e;
+	}
+	if (ep == NULL)
+		return -ENETUNREACH;
+	transport_to_sockaddr(dst, &ss, &sl);
+	if (sendto(ep->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&ss, sl) < 0)
+		return -errno;
+	tp->stats.udp_tx++;
+	return 0;
+}
