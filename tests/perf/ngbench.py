@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""ng control rate and memory per session of sbc-dataplane (meson benchmark "ng-sessions";
+root, iptables and ethtool needed, exits 77 otherwise).
+
+    ngbench.py SBC_DATAPLANE [--sessions N] [--window W]
+
+sbc-dataplane runs in the NAT lab's namespace (tests/natlab/run.py) with 40000 relay ports on
+its one media address, so N = 10000 sessions fit (a session is one audio stream, two legs of RTP
++ RTCP: four ports). This script is the ng client, pinned to the other core than the control
+lcore, and keeps W requests in flight. It creates N sessions (offer, then answer), then deletes
+them, and prints requests/s per phase measured at the client, the control thread's CPU time per
+request (what one control core would sustain: requests / CPU second), and the daemon's resident
+memory before, with N sessions, and after the deletes.
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import perflab  # noqa: E402
+from perflab import lab  # noqa: E402
+
+A, B = "198.51.100.10", "203.0.113.20"
+
+
+def offer(i):
+    return {"command": "offer", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i,
+            "sdp": perflab.sdp(A, 10000 + 2 * (i % 20000), i), "received-from": ["IP4", A],
+            "flags": ["trust-address"], "replace": ["origin", "session-connection"],
+            "supports": ["load limit"]}
+
+
+def answer(i):
+    return {"command": "answer", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i,
+            "to-tag": "b%d" % i, "sdp": perflab.sdp(B, 10000 + 2 * (i % 20000), i),
+            "received-from": ["IP4", B], "flags": ["trust-address"],
+            "replace": ["origin", "session-connection"]}
+
+
+def delete(i):
+    return {"command": "delete", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i}
+
+
+def phase(ng, pid, make, n, window):
+    """Sends n requests with up to window in flight; returns (req/s, control CPU µs/request)."""
+    cpu0 = sum(perflab.cpu_s(pid, pid))
+    t0 = time.monotonic()
+    sent = done = 0
+    pending = set()
+    while done < n:
+        while sent < n and len(pending) < window:
+            pending.add(ng.send(make(sent)))
+            sent += 1
+        cookie, reply = ng.recv()
+        if cookie in pending:
+            pending.discard(cookie)
+            done += 1
+            if reply.get("result") != "ok":
+                raise RuntimeError("request %d: %s" % (done, reply.get("error-reason")))
+    wall = time.monotonic() - t0
+    cpu = sum(perflab.cpu_s(pid, pid)) - cpu0
+    return n / wall, cpu * 1e6 / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dataplane")
+    ap.add_argument("--sessions", type=int, default=10000)
+    ap.add_argument("--window", type=int, default=32)
+    args = ap.parse_args()
+    try:
+        perflab.need_root(["ip", "iptables", "ethtool"])
+    except perflab.Skip as e:
+        print("ngbench: %s, skipped" % e)
+        return 77
+    if args.sessions * 4 > 40000:
+        print("ngbench: at most 10000 sessions on one media address")
+        return 2
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    tmp = tempfile.mkdtemp(prefix=lab.PREFIX)
+    log = open(os.path.join(tmp, "sbc-dataplane.log"), "w")
+    procs = []
+    rc = 1
+    try:
+        lab.setup()
+        # The worker sleeps when idle (it has no media here): the control lcore is measured.
+        dp, ng = perflab.start_dataplane(args.dataplane, log, "20000-59999",
+                                         ["--idle-backoff", "1000"])
+        procs.append(dp)
+        os.sched_setaffinity(0, {1})
+        time.sleep(0.5)
+        rss0 = perflab.rss_kb(dp.pid)
+        print("# %d sessions, %d requests in flight; client on core 1, control lcore 0"
+              % (args.sessions, args.window))
+        print("# load average: %s" % open("/proc/loadavg").read().strip())
+        rate = {}
+        for name, make in (("offer", offer), ("answer", answer)):
+            rate[name] = phase(ng, dp.pid, make, args.sessions, args.window)
+        st = ng.request({"command": "statistics"})["statistics"]["currentstatistics"]
+        if st["sessionstotal"] != args.sessions:
+            raise RuntimeError("expected %d sessions, the relay has %d"
+                               % (args.sessions, st["sessionstotal"]))
+        time.sleep(0.5)
+        rss1 = perflab.rss_kb(dp.pid)
+        rate["delete"] = phase(ng, dp.pid, delete, args.sessions, args.window)
+        time.sleep(0.5)
+        rss2 = perflab.rss_kb(dp.pid)
+        for name, (per_s, cpu_us) in rate.items():
+            print("%-7s %8.0f requests/s at the client, control thread %6.1f µs CPU/request "
+                  "(%6.0f/s per control core)" % (name, per_s, cpu_us,
+                                                  1e6 / cpu_us if cpu_us else 0))
+        print("RSS: %d kB idle, %d kB with %d sessions, %d kB after deleting them"
+              % (rss0, rss1, args.sessions, rss2))
+        print("memory per session: %.0f bytes (RSS growth / sessions)"
+              % ((rss1 - rss0) * 1024 / args.sessions))
+        rc = 0
+    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
+        print("ngbench failed: %s" % e)
+    finally:
+        perflab.cleanup(procs)
+        log.close()
+        if rc:
+            with open(os.path.join(tmp, "sbc-dataplane.log"), errors="replace") as f:
+                print("# sbc-dataplane log:\n" + "".join(
+                    "#   " + line for line in f.read().splitlines(True)[-30:]))
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
