@@ -309,7 +309,7 @@ int transport_close(struct transport *tp, uint64_t conn_id)
 
 	if (ep == NULL || ep->kind != TRANSPORT_KIND_TCP_CONN || ep->dead)
 		return -ENOENT;
-	transport_tcp_close(ep, true);
+	transport_tcp_close(ep, true, 0);
 	return 0;
 }
 

@@ -29,6 +29,10 @@ struct transport_ops {
 	 * the connection is closed once that is written. */
 	void (*bad_frame)(void *arg, const char *buf, size_t len, const struct addr_port *src,
 			  uint64_t conn_id, const char *why);
+	/* Optional: bytes transport_send accepted for connection conn_id were never written (the
+	 * connect failed, or the connection broke or closed with bytes queued); err is -errno. The
+	 * core fails the client transactions toward remote (txn_peer_failed). Before conn_closed. */
+	void (*send_failed)(void *arg, uint64_t conn_id, const struct addr_port *remote, int err);
 	/* Optional: connection conn_id is gone (the registrar forgets it for its bindings). */
 	void (*conn_closed)(void *arg, uint64_t conn_id, const struct addr_port *remote);
 };

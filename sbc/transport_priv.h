@@ -84,7 +84,8 @@ int transport_tcp_listen(struct transport *tp, const struct addr_port *local,
 int transport_tcp_send(struct transport *tp, const struct addr_port *dst, uint64_t conn_id,
 		       const char *buf, size_t len);
 struct transport_ep *transport_tcp_find(const struct transport *tp, const struct addr_port *dst);
-/* Closes connection ep; conn_closed is called when notify is set. */
-void transport_tcp_close(struct transport_ep *ep, bool notify);
+/* Closes connection ep. With notify, send_failed (when bytes were still queued or the connect
+ * had not finished; err is why, 0 for an orderly close) and conn_closed are called. */
+void transport_tcp_close(struct transport_ep *ep, bool notify, int err);
 
 #endif

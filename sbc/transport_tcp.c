@@ -28,9 +28,10 @@ static void conn_release(struct transport_ep *ep)
 		transport_ep_free(ep);
 }
 
-void transport_tcp_close(struct transport_ep *ep, bool notify)
+void transport_tcp_close(struct transport_ep *ep, bool notify, int err)
 {
 	struct transport *tp = ep->tp;
+	bool lost = ep->connecting || ep->wlen > ep->woff;
 
 	if (ep->dead)
 		return;
@@ -39,13 +40,19 @@ void transport_tcp_close(struct transport_ep *ep, bool notify)
 	loop_timer_stop(tp->lp, &ep->idle);
 	transport_ep_unlink(ep); /* closes the fd */
 	tp->nconns--;
-	if (notify && tp->ops.conn_closed != NULL) {
-		conn_hold(ep);
-		tp->ops.conn_closed(tp->arg, ep->id, &ep->remote);
-		conn_release(ep);
-	} else if (ep->hold == 0) {
-		transport_ep_free(ep);
+	if (!notify) {
+		if (ep->hold == 0)
+			transport_ep_free(ep);
+		return;
 	}
+	conn_hold(ep);
+	/* Bytes that transport_send accepted never left: the transactions that sent them are told
+	 * now instead of waiting for their timeouts (RFC 3261 §17.1.4). */
+	if (lost && tp->ops.send_failed != NULL)
+		tp->ops.send_failed(tp->arg, ep->id, &ep->remote, err != 0 ? err : -ECONNRESET);
+	if (tp->ops.conn_closed != NULL)
+		tp->ops.conn_closed(tp->arg, ep->id, &ep->remote);
+	conn_release(ep);
 }
 
 static void conn_idle(struct loop *lp, void *arg)
@@ -56,7 +63,7 @@ static void conn_idle(struct loop *lp, void *arg)
 
 	if (quiet >= tp->cfg.tcp_idle_ms) {
 		tp->stats.conns_idle_closed++;
-		transport_tcp_close(ep, true);
+		transport_tcp_close(ep, true, -ETIMEDOUT);
 		return;
 	}
 	loop_timer_start(lp, &ep->idle, tp->cfg.tcp_idle_ms - quiet);
@@ -111,7 +118,7 @@ static int conn_flush(struct transport_ep *ep)
 				break;
 			int err = -errno;
 
-			transport_tcp_close(ep, true);
+			transport_tcp_close(ep, true, err);
 			return err;
 		}
 		ep->woff += (size_t)n;
@@ -120,7 +127,7 @@ static int conn_flush(struct transport_ep *ep)
 	if (ep->woff == ep->wlen)
 		ep->woff = ep->wlen = 0;
 	if (ep->closing && ep->wlen == 0) {
-		transport_tcp_close(ep, true);
+		transport_tcp_close(ep, true, 0);
 		return 0;
 	}
 	conn_events(ep);
@@ -136,7 +143,7 @@ static int conn_write(struct transport_ep *ep, const char *buf, size_t len)
 		return -EPIPE;
 	if (ep->wlen - ep->woff + len > tp->cfg.max_queue) {
 		/* A peer that reads nothing must not make us buffer without bound. */
-		transport_tcp_close(ep, true);
+		transport_tcp_close(ep, true, -ENOBUFS);
 		return -ENOBUFS;
 	}
 	if (ep->woff > 0 && ep->wlen + len > ep->wcap) {
@@ -224,7 +231,7 @@ static void conn_read(struct transport_ep *ep)
 				cap = TCP_RBUF_MAX;
 			b = realloc(ep->rbuf, cap);
 			if (b == NULL) {
-				transport_tcp_close(ep, true);
+				transport_tcp_close(ep, true, -ENOMEM);
 				return;
 			}
 			ep->rbuf = b;
@@ -232,12 +239,12 @@ static void conn_read(struct transport_ep *ep)
 		}
 		n = recv(ep->fd, ep->rbuf + ep->rlen, ep->rcap - ep->rlen, MSG_DONTWAIT);
 		if (n == 0) {
-			transport_tcp_close(ep, true);
+			transport_tcp_close(ep, true, 0);
 			return;
 		}
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				transport_tcp_close(ep, true);
+				transport_tcp_close(ep, true, -errno);
 			return;
 		}
 		ep->rlen += (size_t)n;
@@ -257,7 +264,7 @@ static void conn_io(struct loop *lp, int fd, uint32_t events, void *arg)
 		socklen_t sl = sizeof(err);
 
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0 || err != 0) {
-			transport_tcp_close(ep, true);
+			transport_tcp_close(ep, true, err != 0 ? -err : -ECONNREFUSED);
 			goto out;
 		}
 		ep->connecting = false;
@@ -268,7 +275,7 @@ static void conn_io(struct loop *lp, int fd, uint32_t events, void *arg)
 	if (!ep->dead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		conn_read(ep);
 	if (!ep->dead && ep->closing && (events & (EPOLLERR | EPOLLHUP)))
-		transport_tcp_close(ep, true);
+		transport_tcp_close(ep, true, 0);
 out:
 	conn_release(ep);
 }

@@ -528,6 +528,37 @@ int txn_respond(struct txn *t, int status, const char *buf, size_t len)
 	return 0;
 }
 
+unsigned int txn_peer_failed(struct txn_layer *tl, const struct txn_peer *peer)
+{
+	unsigned int n = 0;
+	bool again = true;
+
+	/* client_fail runs TU callbacks that may create or end transactions, so the scan restarts
+	 * after each hit; this is rare (a broken connection), so quadratic time does not matter. */
+	while (again) {
+		again = false;
+		for (size_t i = 0; i < tl->nbuckets && !again; i++) {
+			for (struct txn *t = tl->buckets[i]; t != NULL; t = t->hnext) {
+				if (t->server || t->peer.transport != peer->transport ||
+				    t->peer.addr.port != peer->addr.port ||
+				    !addr_equal(&t->peer.addr.ip, &peer->addr.ip) ||
+				    (t->state != TXN_STATE_CALLING &&
+				     t->state != TXN_STATE_TRYING &&
+				     t->state != TXN_STATE_PROCEEDING))
+					continue;
+				tl->stats.transport_errors++;
+				hold(t);
+				client_fail(t, 503);
+				release(t);
+				n++;
+				again = true;
+				break;
+			}
+		}
+	}
+	return n;
+}
+
 struct txn *txn_cancel_target(struct txn_layer *tl, const struct txn_msg *cancel)
 {
 	char key[TXN_KEY_MAX];

@@ -139,6 +139,11 @@ struct txn *txn_client_new(struct txn_layer *tl, const struct txn_msg *m, const 
  * error (the transaction is then terminated, §17.2.4). */
 int txn_respond(struct txn *st, int status, const char *buf, size_t len);
 
+/* A transport error reported later than the send (a TCP connection that could not be set up or
+ * broke with bytes queued): every client transaction still waiting for a final from peer (same
+ * address, port and transport) gets a local 503 and ends (§17.1.4, §16.9). Returns how many. */
+unsigned int txn_peer_failed(struct txn_layer *tl, const struct txn_peer *peer);
+
 /* The INVITE server transaction a CANCEL request refers to (same branch and sent-by, §9.2), or
  * NULL. */
 struct txn *txn_cancel_target(struct txn_layer *tl, const struct txn_msg *cancel);

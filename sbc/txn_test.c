@@ -724,6 +724,32 @@ static void test_transport_errors(void **state)
 	tu_free(tu);
 }
 
+static void test_peer_failed(void **state)
+{
+	struct tu *tu = tu_new(NULL);
+	struct txn_peer a = tcp_peer, b = tcp_peer;
+	struct txn *done;
+
+	(void)state;
+	assert_int_equal(addr_port_parse("192.0.2.1:5060", &a.addr), 0);
+	assert_int_equal(addr_port_parse("192.0.2.1:5070", &b.addr), 0);
+	client(tu, "INVITE", "z9hG4bKp1", &a);
+	client(tu, "OPTIONS", "z9hG4bKp2", &a);
+	client(tu, "INVITE", "z9hG4bKp3", &b);
+	done = client(tu, "BYE", "z9hG4bKp4", &a);
+	input_resp(tu, 200, "BYE", "z9hG4bKp4", TXN_INPUT_PASSED);
+	assert_int_equal(txn_get_state(done), TXN_STATE_COMPLETED);
+	/* The connection to a broke: its two pending transactions get a 503, the rest stay. */
+	assert_int_equal(txn_peer_failed(tu->tl, &a), 2);
+	assert_int_equal(tu->nresp, 3);
+	assert_int_equal(tu->resp_status[1], 503);
+	assert_int_equal(tu->resp_status[2], 503);
+	assert_true(tu->resp_local[1] && tu->resp_local[2]);
+	assert_int_equal(tu->nterminated, 2);
+	assert_int_equal(txn_peer_failed(tu->tl, &a), 0);
+	tu_free(tu);
+}
+
 static void test_config_and_branches(void **state)
 {
 	struct txn_config cfg;
@@ -810,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_client_non_invite_timer_e_f),
 		cmocka_unit_test(test_client_non_invite_proceeding_k),
 		cmocka_unit_test(test_transport_errors),
+		cmocka_unit_test(test_peer_failed),
 		cmocka_unit_test(test_config_and_branches),
 		cmocka_unit_test(test_user_pointer),
 	};
