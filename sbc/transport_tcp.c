@@ -14,6 +14,9 @@
 /* Read buffer bound: one whole message of the largest size plus room for the next read. */
 #define TCP_RBUF_MAX   (TRANSPORT_MAX_MSG + 4096)
 #define TCP_READ_CHUNK 4096
+/* Reads per wake-up: a client that sends without pause must not starve the others (epoll is
+ * level-triggered, so the rest is read on the next iteration). */
+#define TCP_READS_PER_WAKEUP 16
 
 static void conn_io(struct loop *lp, int fd, uint32_t events, void *arg);
 
@@ -220,7 +223,7 @@ static void conn_parse(struct transport_ep *ep)
 
 static void conn_read(struct transport_ep *ep)
 {
-	while (!ep->dead && !ep->closing) {
+	for (int reads = 0; reads < TCP_READS_PER_WAKEUP && !ep->dead && !ep->closing; reads++) {
 		ssize_t n;
 
 		if (ep->rcap - ep->rlen < TCP_READ_CHUNK && ep->rcap < TCP_RBUF_MAX) {
