@@ -758,6 +758,13 @@ struct txn_layer *txn_layer_new(struct loop *lp, const struct txn_config *cfg,
 	return tl;
 }
 
+void txn_layer_shutdown(struct txn_layer *tl)
+{
+	for (size_t i = 0; i < tl->nbuckets; i++)
+		while (tl->buckets[i] != NULL)
+			terminate(tl->buckets[i]); /* unlinks it from the chain */
+}
+
 void txn_layer_free(struct txn_layer *tl)
 {
 	if (tl == NULL)

@@ -118,6 +118,10 @@ void txn_config_default(struct txn_config *cfg);
 struct txn_layer *txn_layer_new(struct loop *lp, const struct txn_config *cfg,
 				const struct txn_ops *ops, void *arg);
 
+/* Ends every transaction with only the terminated upcall (no responses, nothing sent), so the TU
+ * can free what it hangs on them at shutdown. The layer stays usable. */
+void txn_layer_shutdown(struct txn_layer *tl);
+
 /* Frees every transaction (no callbacks) and the layer. NULL is allowed. */
 void txn_layer_free(struct txn_layer *tl);
 
