@@ -108,6 +108,10 @@ static sqlite3 *open_db(const char *path, int flags)
 	}
 	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
 	sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	/* Keep the -wal and -shm files when the last writer closes: a reader that opens the database
+	 * read-only (sbc-sip) and cannot write its directory can then still read it. */
+	int persist = 1;
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	return db;
 }
 

@@ -74,6 +74,18 @@ sqlite3 "$DB" "INSERT INTO schema_migrations (version, name, sha256) VALUES (2, 
 expect_fail "newer" "$SBC_DB" migrate "$DB"
 expect_fail "newer" "$SBC_DB" status "$DB"
 
+# A reader that may not write the directory (sbc-sip as its own user) can still open the policy
+# read-only, because sbc-db keeps the -wal and -shm files (SQLITE_FCNTL_PERSIST_WAL).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	mkdir "$T/ro"
+	"$SBC_DB" migrate "$T/ro/p.db" >/dev/null || fail "migrate ro"
+	[ -e "$T/ro/p.db-wal" ] && [ -e "$T/ro/p.db-shm" ] || fail "-wal/-shm kept"
+	chmod 755 "$T" "$T/ro"
+	chmod 644 "$T/ro"/p.db*
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$SBC_DB" status "$T/ro/p.db" \
+		>/dev/null || fail "read-only reader in a read-only directory"
+fi
+
 # The registrations database.
 "$SBC_DB" --schema regdb migrate "$T/reg.db" >/dev/null || fail "regdb migrate"
 "$SBC_DB" --schema regdb status "$T/reg.db" | grep -q "bindings: 0" || fail "regdb status"

@@ -588,7 +588,7 @@ struct policy *policy_load(const char *path, char *err, size_t errlen)
 	struct policy *p = calloc(1, sizeof(*p));
 	char why[512] = "";
 	sqlite3 *db = NULL;
-	int rc;
+	int rc, read_err = SQLITE_OK;
 
 	if (p == NULL) {
 		set_err(err, errlen, "policy %s: out of memory", path);
@@ -622,13 +622,22 @@ struct policy *policy_load(const char *path, char *err, size_t errlen)
 		rc = load_routes(db, p, why, sizeof(why));
 	if (rc == 0)
 		rc = load_trusted(db, p, why, sizeof(why));
+	read_err = sqlite3_errcode(db);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc < 0)
 		goto fail;
 	sqlite3_close(db);
 	return p;
 fail:
-	set_err(err, errlen, "policy %s: %s", path, why);
+	if (read_err == SQLITE_READONLY || read_err == SQLITE_CANTOPEN)
+		/* A read-only WAL reader must create -wal/-shm unless they already exist. */
+		set_err(err, errlen,
+			"policy %s: %s (a reader that cannot write the database's directory needs "
+			"its -wal and -shm files to exist; sbc-db keeps them, see "
+			"docs/database.md)",
+			path, why);
+	else
+		set_err(err, errlen, "policy %s: %s", path, why);
 	sqlite3_close(db);
 	policy_free(p);
 	errno = -rc;
