@@ -41,6 +41,16 @@ void auth_free(struct auth *a)
 	free(a);
 }
 
+int auth_reconfigure(struct auth *a, const struct auth_cfg *cfg)
+{
+	if (cfg->realm == NULL || cfg->alg_count == 0 || cfg->ha1 == NULL)
+		return -EINVAL;
+	a->cfg = *cfg;
+	if (a->cfg.nonce_ttl_s == 0)
+		a->cfg.nonce_ttl_s = 300;
+	return 0;
+}
+
 /* nonce = <issue time, 16 hex> <H(secret:time:source), 32 hex>: the server keeps no state, yet
  * only nonces it issued to this source verify, and their age is known (RFC 7616 §5.4). */
 static void make_nonce(const struct auth *a, uint64_t t, const struct addr_ip *src, char *out)

@@ -40,6 +40,10 @@ struct auth;
 struct auth *auth_new(const struct auth_cfg *cfg);
 void auth_free(struct auth *a);
 
+/* Replaces the configuration (a policy reload); the nonce secret is kept, so outstanding
+ * challenges stay valid. Returns 0 or -EINVAL. */
+int auth_reconfigure(struct auth *a, const struct auth_cfg *cfg);
+
 /* Writes the challenge header lines ("WWW-Authenticate: ..." or, for a proxy, "Proxy-Authenticate:
  * ...", one per algorithm, each ending in CRLF) into out. Returns the length or -ENOSPC. */
 int auth_challenge(struct auth *a, bool proxy, bool stale, uint64_t now_s,

@@ -7,17 +7,23 @@
 
 #include "addr.h"
 #include "analyze.h"
+#include "daemon.h"
 #include "log.h"
 #include "nat.h"
 #include "sipmsg.h"
 
 /* Files larger than this are not SIP messages; reading stops here and the parser refuses them. */
-#define ANALYZE_MAX_FILE (1024 * 1024)
+#define ANALYZE_MAX_FILE      (1024 * 1024)
+
+#define DEFAULT_POLICY	      "/var/lib/sbc/policy.db"
+#define DEFAULT_REGISTRATIONS "/var/lib/sbc/registrations.db"
+#define DEFAULT_CTL	      "/run/sbc/sip.ctl"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: sbc-sip [OPTIONS]\n"
+		"Usage: sbc-sip [--listen IP:PORT ...] [--policy FILE] [--registrations FILE]\n"
+		"               [--ctl PATH] [--log-level L] [--check]\n"
 		"       sbc-sip --analyze FILE --source IP:PORT [--transport udp|tcp|tls|ws|wss]\n"
 		"               [--trusted CIDR,...] [--mask N]\n"
 		"\n"
@@ -53,7 +59,21 @@ static void usage(FILE *out)
 		"  fixed          the message after the fixups\n"
 		"Exit status: 0 valid, 1 invalid message, 2 usage error.\n"
 		"\n"
-		"Options:\n"
+		"Daemon options:\n"
+		"  --listen IP:PORT    SIP over UDP and TCP on this address (repeatable, at most "
+		"%d;\n"
+		"                      default 127.0.0.1:5060); also the address in Via and\n"
+		"                      Record-Route, so give the one peers reach\n"
+		"  --policy FILE       policy database, opened read-only (default %s);\n"
+		"                      create it with sbc-db migrate, fill it with sbc-db load\n"
+		"  --registrations FILE  bindings database sbc-sip owns (default %s)\n"
+		"  --ctl PATH          control socket, JSON lines (default %s; 'none' for none):\n"
+		"                      "
+		"{\"cmd\":\"stats\"|\"registrations\"|\"dialogs\"|\"reload\"|\"help\"}\n"
+		"  SIGHUP or {\"cmd\":\"reload\"} reloads the policy; a bad policy keeps the old "
+		"one.\n"
+		"\n"
+		"Analyzer options:\n"
 		"  --analyze FILE      analyze one message (see above)\n"
 		"  --source IP:PORT    where the message came from ([IPv6]:PORT for IPv6)\n"
 		"  --transport T       udp (default), tcp, tls, ws or wss\n"
@@ -61,9 +81,10 @@ static void usage(FILE *out)
 		"                      (directly reachable devices on private subnets)\n"
 		"  --mask N            NAT tests that make a sender NAT'd (default %u = 1|2|16)\n"
 		"  --log-level L       err, warn, notice, info (default) or debug\n"
-		"  --check             validate the options and exit\n"
+		"  --check             validate the options (and the policy database) and exit\n"
 		"  --help              show this help\n"
 		"  --version           show the version\n",
+		DAEMON_MAX_LISTEN, DEFAULT_POLICY, DEFAULT_REGISTRATIONS, DEFAULT_CTL,
 		NAT_MASK_DEFAULT);
 }
 
@@ -98,6 +119,10 @@ int main(int argc, char **argv)
 		{"trusted", required_argument, NULL, 'T'},
 		{"mask", required_argument, NULL, 'm'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"listen", required_argument, NULL, 'L'},
+		{"policy", required_argument, NULL, 'P'},
+		{"registrations", required_argument, NULL, 'R'},
+		{"ctl", required_argument, NULL, 'C'},
 		{"check", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -106,6 +131,9 @@ int main(int argc, char **argv)
 	const char *analyze = NULL, *source = NULL;
 	struct addr_set trusted = {0};
 	struct analyze_opts opts = {.transport = SIP_TRANSPORT_UDP, .mask = NAT_MASK_DEFAULT};
+	struct daemon_opts dopts = {.policy_path = DEFAULT_POLICY,
+				    .registrations_path = DEFAULT_REGISTRATIONS,
+				    .ctl_path = DEFAULT_CTL};
 	bool check = false;
 	int level = LOG_LEVEL_INFO, c;
 
@@ -148,6 +176,25 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sbc-sip: unknown log level '%s'\n", optarg);
 				return 2;
 			}
+			break;
+		case 'L':
+			if (dopts.nlisten == DAEMON_MAX_LISTEN ||
+			    addr_port_parse(optarg, &dopts.listen[dopts.nlisten]) != 0) {
+				fprintf(stderr,
+					"sbc-sip: bad --listen '%s' (IP:PORT, at most %d)\n",
+					optarg, DAEMON_MAX_LISTEN);
+				return 2;
+			}
+			dopts.nlisten++;
+			break;
+		case 'P':
+			dopts.policy_path = optarg;
+			break;
+		case 'R':
+			dopts.registrations_path = optarg;
+			break;
+		case 'C':
+			dopts.ctl_path = strcmp(optarg, "none") == 0 ? NULL : optarg;
 			break;
 		case 'c':
 			check = true;
@@ -197,10 +244,12 @@ int main(int argc, char **argv)
 		}
 		return rc;
 	}
-	if (check) {
-		printf("sbc-sip: options OK\n");
-		return 0;
+	if (dopts.nlisten == 0) {
+		addr_port_parse("127.0.0.1:5060", &dopts.listen[0]);
+		dopts.nlisten = 1;
 	}
-	LOG_ERR("the SIP proxy daemon is not part of this build yet; use --analyze (see --help)");
-	return 1;
+	if (check)
+		return daemon_check(&dopts);
+	sipmsg_global_init();
+	return daemon_run(&dopts);
 }

@@ -1,0 +1,352 @@
+/* daemon: sbc-sip as a running service — loads policy, opens sockets and databases, wires the
+ * proxy, registrar, keepalives and control socket into one event loop, and reloads on demand. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+
+#include "auth.h"
+#include "ctlsock.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "proxy.h"
+#include "ratelimit.h"
+#include "registrar.h"
+#include "transport.h"
+
+/* How often expired bindings are swept. */
+#define DAEMON_EXPIRE_MS 10000
+
+struct daemon {
+	const struct daemon_opts *o;
+	struct loop *loop;
+	struct policy *policy;
+	struct auth *auth;
+	struct ratelimit *limit;
+	struct transport *tp;
+	struct registrar *reg;
+	struct proxy *proxy;
+	struct ctlsock *ctl;
+	struct loop_timer expire_timer;
+};
+
+/* The HA1 lookup the authenticator uses: the policy's users. */
+static const char *policy_ha1(void *arg, const char *user, const char *domain, enum digest_alg alg)
+{
+	const struct policy_user *u = policy_user_find(arg, user, domain);
+
+	return u != NULL ? policy_user_ha1(u, alg) : NULL;
+}
+
+static void auth_cfg_of(const struct policy *pol, struct auth_cfg *ac)
+{
+	const struct policy_settings *s = policy_settings(pol);
+
+	*ac = (struct auth_cfg){
+		.realm = s->realm,
+		.algs = s->auth_algs,
+		.alg_count = s->auth_alg_count,
+		.nonce_ttl_s = 300,
+		.ha1 = policy_ha1,
+		.ha1_arg = (void *)pol,
+	};
+}
+
+static void ratelimit_cfg_of(const struct policy *pol, struct ratelimit_config *rc)
+{
+	const struct policy_settings *s = policy_settings(pol);
+
+	ratelimit_config_default(rc);
+	rc->rate_per_s = s->rate_per_second;
+	rc->burst = s->rate_burst;
+	rc->auth_fail_max = s->ban_threshold;
+	rc->auth_fail_window_ms = s->ban_window * 1000;
+	rc->ban_ms = s->ban_duration * 1000;
+	/* Trunks and trusted networks are never limited: a carrier's burst is not an attack. */
+	rc->exempt = *policy_trusted(pol);
+}
+
+/* Swaps in a new policy snapshot; on any failure the running one stays. */
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct policy *np = policy_load(d->o->policy_path, err, errlen);
+
+	if (np == NULL)
+		return -EINVAL;
+	struct auth_cfg ac;
+	struct ratelimit_config rc;
+
+	auth_cfg_of(np, &ac);
+	if (auth_reconfigure(d->auth, &ac) != 0) {
+		snprintf(err, errlen, "authentication settings refused");
+		policy_free(np);
+		return -EINVAL;
+	}
+
+	ratelimit_cfg_of(np, &rc);
+	ratelimit_reconfigure(d->limit, &rc);
+	registrar_set_policy(d->reg, np);
+	proxy_set_policy(d->proxy, np);
+	policy_free(d->policy);
+	d->policy = np;
+	LOG_NOTICE("policy reloaded (config_version %llu)",
+		   (unsigned long long)policy_config_version(np));
+	return 0;
+}
+
+/* --- control socket commands ---------------------------------------------------------------- */
+
+static json_t *ctl_stats(void *arg, const json_t *req, const char **error)
+{
+	struct daemon *d = arg;
+	struct transport_stats ts;
+	struct ratelimit_stats rs;
+	json_t *o = proxy_stats(d->proxy);
+
+	(void)req;
+	(void)error;
+	transport_stats_get(d->tp, &ts);
+	ratelimit_stats_get(d->limit, &rs);
+	json_object_set_new(o, "udp_rx", json_integer((json_int_t)ts.udp_rx));
+	json_object_set_new(o, "udp_tx", json_integer((json_int_t)ts.udp_tx));
+	json_object_set_new(o, "tcp_rx", json_integer((json_int_t)ts.tcp_rx));
+	json_object_set_new(o, "tcp_tx", json_integer((json_int_t)ts.tcp_tx));
+	json_object_set_new(o, "tcp_connections", json_integer((json_int_t)ts.conns_open));
+	json_object_set_new(o, "rate_limited", json_integer((json_int_t)ts.rate_limited));
+	json_object_set_new(o, "bans", json_integer((json_int_t)rs.bans));
+	json_object_set_new(o, "config_version",
+			    json_integer((json_int_t)policy_config_version(d->policy)));
+	return o;
+}
+
+static json_t *ctl_registrations(void *arg, const json_t *req, const char **error)
+{
+	struct daemon *d = arg;
+
+	(void)req;
+	(void)error;
+	return json_pack("{s:o}", "registrations", registrar_dump(d->reg, (uint64_t)time(NULL)));
+}
+
+static json_t *ctl_dialogs(void *arg, const json_t *req, const char **error)
+{
+	struct daemon *d = arg;
+
+	(void)req;
+	(void)error;
+	return json_pack("{s:o}", "dialogs", proxy_dialogs(d->proxy));
+}
+
+static json_t *ctl_reload(void *arg, const json_t *req, const char **error)
+{
+	static char err[512];
+	struct daemon *d = arg;
+
+	(void)req;
+	if (reload(d, err, sizeof(err)) != 0) {
+		LOG_ERR("policy reload failed, keeping the running policy: %s", err);
+		*error = err;
+		return NULL;
+	}
+	return json_pack("{s:I}", "config_version", (json_int_t)policy_config_version(d->policy));
+}
+
+static const struct ctlsock_cmd ctl_cmds[] = {
+	{"stats", ctl_stats, "counters of the proxy, transports and rate limiter"},
+	{"registrations", ctl_registrations, "current registrar bindings"},
+	{"dialogs", ctl_dialogs, "confirmed dialogs"},
+	{"reload", ctl_reload, "load the policy database again (the old one stays on error)"},
+};
+
+/* --- wiring --------------------------------------------------------------------------------- */
+
+static void on_recv(void *arg, const char *buf, size_t len, const struct addr_port *src,
+		    enum sip_transport proto, uint64_t conn_id)
+{
+	struct daemon *d = arg;
+
+	proxy_recv(d->proxy, buf, len, src, proto, conn_id);
+}
+
+static void on_bad_frame(void *arg, const char *buf, size_t len, const struct addr_port *src,
+			 uint64_t conn_id, const char *why)
+{
+	struct daemon *d = arg;
+
+	proxy_bad_frame(d->proxy, buf, len, src, conn_id, why);
+}
+
+static void on_send_failed(void *arg, uint64_t conn_id, const struct addr_port *remote, int err)
+{
+	struct daemon *d = arg;
+
+	(void)conn_id;
+	(void)err;
+	proxy_peer_failed(d->proxy, remote);
+}
+
+static void on_conn_closed(void *arg, uint64_t conn_id, const struct addr_port *remote)
+{
+	struct daemon *d = arg;
+
+	(void)remote;
+	registrar_conn_closed(d->reg, conn_id);
+}
+
+static void on_ctl(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)lp;
+	(void)fd;
+	(void)events;
+	ctlsock_service(d->ctl);
+}
+
+static void on_hup(struct loop *lp, int signo, void *arg)
+{
+	char err[512];
+
+	(void)lp;
+	(void)signo;
+	if (reload(arg, err, sizeof(err)) != 0)
+		LOG_ERR("policy reload (SIGHUP) failed, keeping the running policy: %s", err);
+}
+
+static void on_expire(struct loop *lp, void *arg)
+{
+	struct daemon *d = arg;
+	size_t n = registrar_expire(d->reg, (uint64_t)time(NULL));
+
+	if (n > 0)
+		LOG_INFO("%zu registrations expired", n);
+	loop_timer_start(lp, &d->expire_timer, DAEMON_EXPIRE_MS);
+}
+
+int daemon_check(const struct daemon_opts *o)
+{
+	char err[512];
+	struct policy *pol = policy_load(o->policy_path, err, sizeof(err));
+
+	if (pol == NULL) {
+		fprintf(stderr, "sbc-sip: policy %s: %s\n", o->policy_path, err);
+		return 1;
+	}
+	const struct policy_settings *s = policy_settings(pol);
+
+	printf("sbc-sip: policy %s OK (config_version %llu, realm %s, NAT mask %u)\n",
+	       o->policy_path, (unsigned long long)policy_config_version(pol), s->realm,
+	       s->nat_test_mask);
+	for (size_t i = 0; i < o->nlisten; i++) {
+		char ap[ADDR_STRLEN];
+
+		printf("sbc-sip: would listen on %s (udp, tcp)\n",
+		       addr_port_format(&o->listen[i], ap, sizeof(ap)));
+	}
+	policy_free(pol);
+	return 0;
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d = {.o = o};
+	char err[512];
+	int rc = 1;
+
+	d.policy = policy_load(o->policy_path, err, sizeof(err));
+	if (d.policy == NULL) {
+		LOG_ERR("policy %s: %s", o->policy_path, err);
+		return 1;
+	}
+	struct ratelimit_config rc_cfg;
+	struct transport_config tc;
+	struct transport_ops tops = {on_recv, on_bad_frame, on_send_failed, on_conn_closed};
+
+	ratelimit_cfg_of(d.policy, &rc_cfg);
+	d.loop = loop_new();
+	d.limit = ratelimit_new(&rc_cfg);
+	struct auth_cfg ac;
+
+	auth_cfg_of(d.policy, &ac);
+	d.auth = auth_new(&ac);
+	if (d.loop == NULL || d.limit == NULL || d.auth == NULL) {
+		LOG_ERR("start-up failed: %s", strerror(errno));
+		goto out;
+	}
+	transport_config_default(&tc);
+	tc.limit = d.limit;
+	d.tp = transport_new(d.loop, &tc, &tops, &d);
+	if (d.tp == NULL) {
+		LOG_ERR("transport: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < o->nlisten; i++) {
+		char ap[ADDR_STRLEN];
+		int e1 = transport_listen(d.tp, SIP_TRANSPORT_UDP, &o->listen[i], NULL);
+		int e2 = e1 == 0 ? transport_listen(d.tp, SIP_TRANSPORT_TCP, &o->listen[i], NULL)
+				 : 0;
+
+		addr_port_format(&o->listen[i], ap, sizeof(ap));
+		if (e1 != 0 || e2 != 0) {
+			LOG_ERR("cannot listen on %s: %s", ap, strerror(-(e1 != 0 ? e1 : e2)));
+			goto out;
+		}
+		LOG_NOTICE("listening on %s (udp, tcp)", ap);
+	}
+	d.reg = registrar_new(o->registrations_path, d.policy, d.auth, err, sizeof(err));
+	if (d.reg == NULL) {
+		LOG_ERR("registrations %s: %s", o->registrations_path, err);
+		goto out;
+	}
+	struct proxy_cfg pc = {.nself = o->nlisten,
+			       .policy = d.policy,
+			       .registrar = d.reg,
+			       .auth = d.auth,
+			       .limit = d.limit,
+			       .transport = d.tp,
+			       .loop = d.loop};
+
+	memcpy(pc.self, o->listen, o->nlisten * sizeof(o->listen[0]));
+	d.proxy = proxy_new(&pc);
+	if (d.proxy == NULL) {
+		LOG_ERR("proxy: %s", strerror(errno));
+		goto out;
+	}
+	if (o->ctl_path != NULL) {
+		d.ctl = ctlsock_new(o->ctl_path, ctl_cmds, sizeof(ctl_cmds) / sizeof(ctl_cmds[0]),
+				    &d);
+		if (d.ctl == NULL ||
+		    loop_fd_add(d.loop, ctlsock_fd(d.ctl), EPOLLIN, on_ctl, &d) != 0) {
+			LOG_ERR("control socket %s: %s", o->ctl_path, strerror(errno));
+			goto out;
+		}
+	}
+	if (loop_signals_init(d.loop, on_hup, &d) != 0) {
+		LOG_ERR("signals: %s", strerror(errno));
+		goto out;
+	}
+	loop_timer_init(&d.expire_timer, on_expire, &d);
+	loop_timer_start(d.loop, &d.expire_timer, DAEMON_EXPIRE_MS);
+	LOG_NOTICE("sbc-sip running (policy config_version %llu)",
+		   (unsigned long long)policy_config_version(d.policy));
+	rc = loop_run(d.loop) == 0 ? 0 : 1;
+	LOG_NOTICE("sbc-sip stopping");
+out:
+	if (d.ctl != NULL) {
+		loop_fd_del(d.loop, ctlsock_fd(d.ctl));
+		ctlsock_free(d.ctl);
+	}
+	proxy_free(d.proxy);
+	registrar_free(d.reg);
+	transport_free(d.tp);
+	auth_free(d.auth);
+	ratelimit_free(d.limit);
+	loop_free(d.loop);
+	policy_free(d.policy);
+	return rc;
+}

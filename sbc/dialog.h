@@ -1,0 +1,42 @@
+/* dialog: the table of confirmed dialogs the proxy record-routes (RFC 3261 §12), keyed by
+ * Call-ID and both tags, with what the control socket and the media layer need to know. */
+#ifndef SBC_DIALOG_H
+#define SBC_DIALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct dialog_table;
+
+struct dialog {
+	char call_id[256];
+	char from_tag[128], to_tag[128];
+	char caller[128], callee[128]; /* From and To AORs */
+	uint64_t created_ms;
+	struct dialog *next; /* hash chain: the table's */
+};
+
+struct dialog_table *dialog_table_new(void);
+void dialog_table_free(struct dialog_table *t);
+
+/* Records a confirmed dialog (a 2xx to an INVITE). An existing one with the same identifiers is
+ * kept (2xx retransmissions). Returns 0, -ENOMEM, or -ENOSPC past the table's bound. */
+int dialog_add(struct dialog_table *t, const char *call_id, size_t call_id_len,
+	       const char *from_tag, const char *to_tag, const char *caller, const char *callee,
+	       uint64_t now_ms);
+
+/* Finds a dialog; the tags may come in either order (a BYE from the callee swaps them). */
+struct dialog *dialog_find(struct dialog_table *t, const char *call_id, size_t call_id_len,
+			   const char *tag_a, const char *tag_b);
+
+/* Removes and frees d. */
+void dialog_remove(struct dialog_table *t, struct dialog *d);
+
+size_t dialog_count(const struct dialog_table *t);
+
+/* A new JSON array of {"call_id","from_tag","to_tag","caller","callee","age_s"}. */
+json_t *dialog_dump(const struct dialog_table *t, uint64_t now_ms);
+
+#endif

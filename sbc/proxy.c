@@ -1,0 +1,932 @@
+/* proxy: the stateful proxy core of sbc-sip (RFC 3261 §16) — validates, applies NAT fixups,
+ * routes (registrar, local users, trunks, loose routing), forks, aggregates responses, and
+ * relays CANCEL and ACK, on top of the transaction layer. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dialog.h"
+#include "fixup.h"
+#include "log.h"
+#include "nat.h"
+#include "policy.h"
+#include "txn.h"
+
+/* Parallel forking to more contacts than this is cut (RFC 3261 §16.6 leaves the bound to us). */
+#define PROXY_MAX_BRANCHES 8
+
+struct proxy_fork;
+
+struct proxy_branch {
+	struct proxy_fork *fork;
+	struct txn *ct;	    /* NULL once terminated */
+	int status;	    /* last status received */
+	bool cancel_wanted; /* cancel as soon as a provisional arrives (RFC 3261 §9.1) */
+	bool cancelled;
+	bool done; /* a final response arrived */
+};
+
+/* One request being proxied: its server transaction and its client branches. */
+struct proxy_fork {
+	struct proxy *p;
+	struct txn *st;	     /* NULL once terminated */
+	struct sip_msg *req; /* the request as received, with the common edits */
+	bool invite;
+	bool final_sent;
+	int best_status;
+	char *best;
+	size_t best_len;
+	size_t nbranches;
+	struct proxy_branch branches[PROXY_MAX_BRANCHES];
+};
+
+struct proxy_stats_counters {
+	uint64_t requests, responses, invalid, replied_invalid, forwarded, local_replies;
+	uint64_t auth_challenges, auth_failures, not_found, registrations;
+};
+
+struct proxy {
+	struct proxy_cfg cfg;
+	struct txn_layer *tl;
+	struct dialog_table *dialogs;
+	/* The message being handled: set by proxy_recv around txn_input so that the transaction
+	 * callbacks use the parsed message instead of parsing again. */
+	struct sip_msg *cur;
+	struct txn_peer cur_src;
+	struct proxy_stats_counters st;
+	uint64_t tag_seq;
+	struct log_ratelimit rl_invalid;
+};
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* --- addresses ------------------------------------------------------------------------------ */
+
+static bool is_self_host(const struct proxy *p, const struct sip_host *h)
+{
+	uint16_t port = h->port != 0 ? h->port : 5060;
+
+	if (!h->is_ip)
+		return false;
+	for (size_t i = 0; i < p->cfg.nself; i++)
+		if (addr_equal(&p->cfg.self[i].ip, &h->ip) && p->cfg.self[i].port == port)
+			return true;
+	return false;
+}
+
+static const struct addr_port *self_for(const struct proxy *p, int family)
+{
+	for (size_t i = 0; i < p->cfg.nself; i++)
+		if (p->cfg.self[i].ip.family == family)
+			return &p->cfg.self[i];
+	return &p->cfg.self[0];
+}
+
+static const char *transport_token(enum sip_transport t)
+{
+	switch (t) {
+	case SIP_TRANSPORT_TCP:
+		return "TCP";
+	case SIP_TRANSPORT_TLS:
+		return "TLS";
+	default:
+		return "UDP";
+	}
+}
+
+/* --- sending -------------------------------------------------------------------------------- */
+
+static int send_to(struct proxy *p, const struct txn_peer *dst, const char *buf, size_t len)
+{
+	return transport_send(p->cfg.transport, &dst->addr, dst->transport, dst->conn_id, buf, len);
+}
+
+static void make_tag(struct proxy *p, char *out, size_t len)
+{
+	snprintf(out, len, "sbc%llx%llx", (unsigned long long)now_s(),
+		 (unsigned long long)++p->tag_seq);
+}
+
+/* Answers request m on server transaction st (or statelessly to src when st is NULL). */
+static void reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
+		  const struct txn_peer *src, int code, const char *extra)
+{
+	char tag[48];
+	size_t len;
+
+	make_tag(p, tag, sizeof(tag));
+	char *buf = sipmsg_response(m, code, sipmsg_reason_phrase(code), tag, extra, &len);
+
+	if (buf == NULL)
+		return;
+	p->st.local_replies++;
+	if (st != NULL)
+		txn_respond(st, code, buf, len);
+	else
+		send_to(p, src, buf, len);
+	free(buf);
+}
+
+/* --- transaction layer callbacks ------------------------------------------------------------ */
+
+static int ops_send(void *arg, const struct txn_peer *dst, const char *buf, size_t len)
+{
+	return send_to(arg, dst, buf, len);
+}
+
+static char *ops_trying(void *arg, const char *req, size_t req_len, size_t *out_len)
+{
+	struct sip_error err;
+	struct sip_msg *m = sipmsg_parse(req, req_len, SIP_TRANSPORT_UDP, &err);
+	char *out = NULL;
+
+	(void)arg;
+	if (m != NULL) {
+		out = sipmsg_response(m, 100, "Trying", NULL, NULL, out_len);
+		sipmsg_free(m);
+	}
+	return out;
+}
+
+static char *ops_ack(void *arg, const char *req, size_t req_len, const char *resp, size_t resp_len,
+		     size_t *out_len)
+{
+	struct sip_error err;
+	struct sip_msg *rq = sipmsg_parse(req, req_len, SIP_TRANSPORT_UDP, &err);
+	struct sip_msg *rs = sipmsg_parse(resp, resp_len, SIP_TRANSPORT_UDP, &err);
+	char *out = NULL;
+
+	(void)arg;
+	if (rq != NULL && rs != NULL)
+		out = sipmsg_ack_for(rq, rs, out_len);
+	sipmsg_free(rq);
+	sipmsg_free(rs);
+	return out;
+}
+
+static void fork_maybe_free(struct proxy_fork *f)
+{
+	if (f->st != NULL)
+		return;
+	for (size_t i = 0; i < f->nbranches; i++)
+		if (f->branches[i].ct != NULL)
+			return;
+	sipmsg_free(f->req);
+	free(f->best);
+	free(f);
+}
+
+static void ops_terminated(void *arg, struct txn *t)
+{
+	void *u = txn_user(t);
+
+	(void)arg;
+	if (u == NULL)
+		return;
+	if (txn_is_server(t)) {
+		struct proxy_fork *f = u;
+
+		f->st = NULL;
+		fork_maybe_free(f);
+	} else {
+		struct proxy_branch *b = u;
+
+		b->ct = NULL;
+		fork_maybe_free(b->fork);
+	}
+}
+
+/* Fills the transaction facts of m. */
+static int facts_of(const struct sip_msg *m, struct txn_msg *tm)
+{
+	struct sip_via via;
+	size_t len;
+	const char *s;
+
+	memset(tm, 0, sizeof(*tm));
+	tm->is_request = sipmsg_is_request(m);
+	tm->status = sipmsg_status(m);
+	s = sipmsg_method(m, &len);
+	if (len >= sizeof(tm->method))
+		return -EINVAL;
+	memcpy(tm->method, s, len);
+	tm->cseq = sipmsg_cseq(m);
+	if (sipmsg_via(m, 0, &via) != 0)
+		return -EINVAL;
+	snprintf(tm->branch, sizeof(tm->branch), "%s", via.branch);
+	snprintf(tm->sent_by_host, sizeof(tm->sent_by_host), "%s", via.sent_by.host);
+	tm->sent_by_port = via.sent_by.port;
+	s = sipmsg_call_id(m, &len);
+	snprintf(tm->call_id, sizeof(tm->call_id), "%.*s", (int)len, s);
+	s = sipmsg_from_tag(m);
+	snprintf(tm->from_tag, sizeof(tm->from_tag), "%s", s != NULL ? s : "");
+	return 0;
+}
+
+/* --- forwarding ----------------------------------------------------------------------------- */
+
+struct target {
+	char uri[512]; /* new Request-URI, empty: keep */
+	struct txn_peer dst;
+};
+
+/* Sends the request of f (with its common edits) to each target as its own client transaction:
+ * our Via with a new branch on top (RFC 3261 §16.6 step 8), the target's Request-URI. */
+static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
+{
+	size_t started = 0;
+
+	for (size_t i = 0; i < n && f->nbranches < PROXY_MAX_BRANCHES; i++) {
+		const struct addr_port *self = self_for(p, t[i].dst.addr.ip.family);
+		char branch[64], via[256], ip[ADDR_STRLEN];
+		struct txn_msg tm;
+		size_t len;
+
+		if (txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
+			continue;
+		addr_port_format(self, ip, sizeof(ip));
+		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
+			 transport_token(t[i].dst.transport), ip, branch);
+		unsigned int mark = sipmsg_edit_mark(f->req);
+
+		if (sipmsg_push_via(f->req, via) != 0 ||
+		    (t[i].uri[0] != '\0' && sipmsg_set_ruri(f->req, t[i].uri) != 0)) {
+			sipmsg_edit_rollback(f->req, mark);
+			continue;
+		}
+		char *buf = sipmsg_serialize(f->req, &len);
+
+		sipmsg_edit_rollback(f->req, mark);
+		if (buf == NULL || facts_of(f->req, &tm) != 0) {
+			free(buf);
+			continue;
+		}
+		snprintf(tm.branch, sizeof(tm.branch), "%s", branch);
+		snprintf(tm.sent_by_host, sizeof(tm.sent_by_host), "%s", ip);
+		struct proxy_branch *b = &f->branches[f->nbranches];
+
+		memset(b, 0, sizeof(*b));
+		b->fork = f;
+		b->ct = txn_client_new(p->tl, &tm, buf, len, &t[i].dst);
+		free(buf);
+		if (b->ct == NULL) {
+			LOG_INFO("forwarding to branch %zu failed: %s", i, strerror(errno));
+			continue;
+		}
+		txn_set_user(b->ct, b);
+		f->nbranches++;
+		started++;
+		p->st.forwarded++;
+	}
+	return started > 0 ? 0 : -EHOSTUNREACH;
+}
+
+static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_msg *req)
+{
+	struct proxy_fork *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->p = p;
+	f->st = st;
+	f->req = req;
+	f->invite = sipmsg_method_is(req, "INVITE");
+	txn_set_user(st, f);
+	return f;
+}
+
+/* Takes ownership of the current message for a fork (proxy_recv then does not free it). */
+static struct sip_msg *take_current(struct proxy *p)
+{
+	struct sip_msg *m = p->cur;
+
+	p->cur = NULL;
+	return m;
+}
+
+static void forward(struct proxy *p, struct txn *st, const struct target *t, size_t n)
+{
+	struct sip_msg *m = p->cur;
+	struct proxy_fork *f;
+
+	if (st == NULL) {
+		/* An ACK for a 2xx: forwarded statelessly (RFC 3261 §16.7 / §16.11). */
+		char branch[64], via[256], ip[ADDR_STRLEN];
+		size_t len;
+
+		txn_make_branch(p->tl, branch, sizeof(branch));
+		addr_port_format(self_for(p, t[0].dst.addr.ip.family), ip, sizeof(ip));
+		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s",
+			 transport_token(t[0].dst.transport), ip, branch);
+		if (sipmsg_push_via(m, via) != 0 ||
+		    (t[0].uri[0] != '\0' && sipmsg_set_ruri(m, t[0].uri) != 0))
+			return;
+		char *buf = sipmsg_serialize(m, &len);
+
+		if (buf != NULL)
+			send_to(p, &t[0].dst, buf, len);
+		free(buf);
+		p->st.forwarded++;
+		return;
+	}
+	f = fork_new(p, st, m);
+	if (f == NULL) {
+		reply(p, st, m, NULL, 500, NULL);
+		return;
+	}
+	take_current(p);
+	if (fork_out(p, f, t, n) != 0) {
+		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
+		reply(p, st, f->req, NULL, 503, NULL);
+		f->final_sent = true;
+	}
+}
+
+/* Where a URI's host:port points, as a next hop. */
+static bool hop_of(const struct sip_host *h, enum sip_transport t, struct txn_peer *out)
+{
+	if (!h->is_ip)
+		return false; /* no DNS on the signaling path */
+	memset(out, 0, sizeof(*out));
+	out->addr.ip = h->ip;
+	out->addr.port = h->port != 0 ? h->port : 5060;
+	out->transport = t;
+	return true;
+}
+
+/* --- request handling ----------------------------------------------------------------------- */
+
+static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg *m)
+{
+	struct txn_msg tm;
+
+	if (facts_of(m, &tm) != 0) {
+		reply(p, st, m, NULL, 400, NULL);
+		return;
+	}
+	struct txn *inv = txn_cancel_target(p->tl, &tm);
+
+	/* RFC 3261 §16.10: a CANCEL matching nothing gets 481; otherwise 200 at once, and the
+	 * pending branches are cancelled. */
+	if (inv == NULL || txn_user(inv) == NULL) {
+		reply(p, st, m, NULL, 481, NULL);
+		return;
+	}
+	reply(p, st, m, NULL, 200, NULL);
+	struct proxy_fork *f = txn_user(inv);
+
+	for (size_t i = 0; i < f->nbranches; i++) {
+		struct proxy_branch *b = &f->branches[i];
+
+		if (b->done || b->cancelled || b->ct == NULL)
+			continue;
+		b->cancel_wanted = true;
+		if (b->status >= 100) {
+			size_t rlen, clen;
+			const char *rq = txn_request(b->ct, &rlen);
+			struct sip_error err;
+			struct sip_msg *fw =
+				rq ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
+			char *cancel = fw ? sipmsg_cancel_for(fw, &clen) : NULL;
+
+			if (cancel != NULL) {
+				struct txn_msg cm;
+
+				if (facts_of(fw, &cm) == 0) {
+					snprintf(cm.method, sizeof(cm.method), "CANCEL");
+					struct txn *ct = txn_client_new(p->tl, &cm, cancel, clen,
+									txn_peer(b->ct));
+
+					(void)ct; /* its 200 needs no handling: user data stays NULL */
+				}
+				b->cancelled = true;
+			}
+			free(cancel);
+			sipmsg_free(fw);
+		}
+	}
+}
+
+static void cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep)
+{
+	for (size_t i = 0; i < f->nbranches; i++) {
+		struct proxy_branch *b = &f->branches[i];
+
+		if (b == keep || b->done || b->cancelled || b->ct == NULL || b->status < 100)
+			continue;
+		size_t rlen, clen;
+		const char *rq = txn_request(b->ct, &rlen);
+		struct sip_error err;
+		struct sip_msg *fw = rq ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
+		char *cancel = fw ? sipmsg_cancel_for(fw, &clen) : NULL;
+		struct txn_msg cm;
+
+		if (cancel != NULL && facts_of(fw, &cm) == 0) {
+			snprintf(cm.method, sizeof(cm.method), "CANCEL");
+			txn_client_new(p->tl, &cm, cancel, clen, txn_peer(b->ct));
+			b->cancelled = true;
+		}
+		free(cancel);
+		sipmsg_free(fw);
+	}
+	(void)p;
+}
+
+/* The domain a URI host stands for: our own address means the default domain (the realm). */
+static const char *domain_of(const struct proxy *p, const struct sip_host *h)
+{
+	if (is_self_host(p, h))
+		return policy_settings(p->cfg.policy)->realm;
+	return h->host;
+}
+
+static void handle_register(struct proxy *p, struct txn *st, struct sip_msg *m,
+			    const struct txn_peer *src, const struct fixup_result *fx)
+{
+	struct registrar_src rs = {src->addr, src->transport, src->conn_id, fx};
+	struct registrar_reply rr;
+
+	memset(&rr, 0, sizeof(rr));
+	p->st.registrations++;
+	if (registrar_handle(p->cfg.registrar, m, &rs, now_s(), &rr) != 0 && rr.code == 0)
+		rr.code = 500;
+	if (rr.auth_failed && p->cfg.limit != NULL &&
+	    ratelimit_auth_failed(p->cfg.limit, &src->addr.ip, loop_now(p->cfg.loop))) {
+		char ip[ADDR_STRLEN];
+
+		LOG_WARN("banning %s after repeated failed authentications",
+			 addr_format(&src->addr.ip, ip, sizeof(ip)));
+	}
+	reply(p, st, m, NULL, rr.code, rr.headers[0] ? rr.headers : NULL);
+}
+
+/* RFC 3261 §22.3: requests from unknown sources prove who they are with Proxy-Authorization. */
+static bool authorized(struct proxy *p, struct txn *st, const struct sip_msg *m,
+		       const struct txn_peer *src)
+{
+	char aor[256], hdr[1024];
+	const char *at;
+
+	if (sipmsg_from_aor(m, aor, sizeof(aor)) != 0 || (at = strchr(aor, '@')) == NULL) {
+		reply(p, st, m, NULL, 403, NULL);
+		return false;
+	}
+	char user[128];
+	enum auth_result r = auth_verify(p->cfg.auth, m, true, at + 1, now_s(), &src->addr.ip, user,
+					 sizeof(user));
+
+	if (r == AUTH_OK) {
+		/* The credentials must be the From user's (no calling as someone else). */
+		if (strncmp(user, aor, (size_t)(at - aor)) != 0 || user[at - aor] != '\0') {
+			reply(p, st, m, NULL, 403, NULL);
+			return false;
+		}
+		if (p->cfg.limit != NULL)
+			ratelimit_auth_ok(p->cfg.limit, &src->addr.ip);
+		return true;
+	}
+	if (r == AUTH_MALFORMED) {
+		reply(p, st, m, NULL, 400, NULL);
+		return false;
+	}
+	if (r == AUTH_FAILED) {
+		p->st.auth_failures++;
+		if (p->cfg.limit != NULL)
+			ratelimit_auth_failed(p->cfg.limit, &src->addr.ip, loop_now(p->cfg.loop));
+	}
+	p->st.auth_challenges++;
+	if (auth_challenge(p->cfg.auth, true, r == AUTH_STALE, now_s(), &src->addr.ip, hdr,
+			   sizeof(hdr)) > 0)
+		reply(p, st, m, NULL, 407, hdr);
+	else
+		reply(p, st, m, NULL, 500, NULL);
+	return false;
+}
+
+static bool creates_dialog(const struct sip_msg *m)
+{
+	return sipmsg_method_is(m, "INVITE") || sipmsg_method_is(m, "SUBSCRIBE") ||
+	       sipmsg_method_is(m, "REFER");
+}
+
+static void record_route(struct proxy *p, struct sip_msg *m, const struct txn_peer *src)
+{
+	char rr[256], ip[ADDR_STRLEN];
+	const struct addr_port *self = self_for(p, src->addr.ip.family);
+
+	addr_port_format(self, ip, sizeof(ip));
+	/* RFC 3261 §16.6 step 4: lr, and the transport the dialog uses on this side. */
+	snprintf(rr, sizeof(rr), "<sip:%s;lr%s>", ip,
+		 src->transport == SIP_TRANSPORT_TCP ? ";transport=tcp" : "");
+	sipmsg_push_record_route(m, rr);
+}
+
+static enum sip_transport uri_transport(const char *uri, size_t len)
+{
+	for (size_t i = 0; i + 13 <= len; i++)
+		if (strncasecmp(uri + i, "transport=tcp", 13) == 0)
+			return SIP_TRANSPORT_TCP;
+	return SIP_TRANSPORT_UDP;
+}
+
+static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
+			   const struct txn_peer *src)
+{
+	const struct policy *pol = p->cfg.policy;
+	struct nat_ctx nc = {src->addr, src->transport, policy_trusted(pol), NULL};
+	struct fixup_result fx;
+	struct target t[PROXY_MAX_BRANCHES];
+	struct sip_host h;
+	bool lr;
+
+	p->st.requests++;
+	if (sipmsg_method_is(m, "CANCEL")) {
+		handle_cancel(p, st, m);
+		return;
+	}
+	fixup_apply(m, &nc, policy_settings(pol)->nat_test_mask, &fx);
+	const struct policy_trunk *trunk = policy_trunk_by_source(pol, &src->addr);
+
+	/* RFC 3261 §16.4: our own Route entry goes. */
+	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 && is_self_host(p, &h))
+		sipmsg_pop_route(m);
+	sipmsg_set_max_forwards(m, sipmsg_max_forwards(m) - 1);
+	memset(t, 0, sizeof(t));
+
+	/* In-dialog (To tag) or with a Route set: follow it, no location lookup (§16.5, §16.6). */
+	unsigned int first_route = 0;
+
+	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 && is_self_host(p, &h))
+		first_route = 1;
+	if (sipmsg_to_tag(m) != NULL || sipmsg_route_count(m) > first_route) {
+		if (sipmsg_route_count(m) > first_route) {
+			if (sipmsg_route(m, first_route, &h, &lr) != 0 ||
+			    !hop_of(&h, SIP_TRANSPORT_UDP, &t[0].dst)) {
+				reply(p, st, m, NULL, 404, NULL);
+				return;
+			}
+		} else if (sipmsg_ruri(m, &h) != 0 || is_self_host(p, &h) ||
+			   !hop_of(&h, SIP_TRANSPORT_UDP, &t[0].dst)) {
+			reply(p, st, m, NULL, 404, NULL);
+			return;
+		}
+		size_t ulen;
+		const char *u = sipmsg_ruri_text(m, &ulen);
+
+		t[0].dst.transport = uri_transport(u, ulen);
+		/* A NAT'd TCP peer is reached on its own connection (RFC 5626 §5.3 idea). */
+		if (t[0].dst.transport == SIP_TRANSPORT_TCP)
+			t[0].dst.conn_id = transport_conn_find(p->cfg.transport, &t[0].dst.addr);
+		forward(p, st, t, 1);
+		return;
+	}
+	if (st == NULL) /* a stray ACK outside any dialog: nothing to do */
+		return;
+	if (sipmsg_method_is(m, "REGISTER")) {
+		handle_register(p, st, m, src, &fx);
+		return;
+	}
+	if (sipmsg_ruri(m, &h) == 0 && is_self_host(p, &h) && sipmsg_ruri_user(m) == NULL) {
+		/* Addressed to the SBC itself: answer OPTIONS (RFC 3261 §11), refuse the rest. */
+		reply(p, st, m, NULL, sipmsg_method_is(m, "OPTIONS") ? 200 : 405,
+		      "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, PRACK, INFO, "
+		      "MESSAGE, REFER, NOTIFY, SUBSCRIBE\r\n");
+		return;
+	}
+	if (trunk == NULL && !authorized(p, st, m, src))
+		return;
+	const char *user = sipmsg_ruri_user(m);
+
+	if (user == NULL || sipmsg_ruri(m, &h) != 0) {
+		p->st.not_found++;
+		reply(p, st, m, NULL, 404, NULL);
+		return;
+	}
+	char aor[512];
+	struct registrar_target rt[PROXY_MAX_BRANCHES];
+
+	snprintf(aor, sizeof(aor), "%s@%s", user, domain_of(p, &h));
+	size_t n = registrar_lookup(p->cfg.registrar, aor, now_s(), rt, PROXY_MAX_BRANCHES);
+
+	if (creates_dialog(m))
+		record_route(p, m, src);
+	if (n > 0) {
+		/* Local user: fork to every contact, each through its real path (NAT binding). */
+		for (size_t i = 0; i < n; i++) {
+			_Static_assert(sizeof(t[i].uri) == sizeof(rt[i].uri), "URI sizes differ");
+			memcpy(t[i].uri, rt[i].uri, sizeof(t[i].uri));
+			t[i].uri[sizeof(t[i].uri) - 1] = '\0';
+			t[i].dst.addr = rt[i].dst;
+			t[i].dst.transport = rt[i].transport;
+			t[i].dst.conn_id = rt[i].conn_id;
+		}
+		forward(p, st, t, n);
+		return;
+	}
+	const struct policy_trunk *to = policy_route(pol, user, strlen(user));
+
+	if (to == NULL) {
+		p->st.not_found++;
+		reply(p, st, m, NULL, policy_user_find(pol, user, domain_of(p, &h)) ? 480 : 404,
+		      NULL);
+		return;
+	}
+	char ip[ADDR_STRLEN];
+
+	addr_port_format(&to->addr, ip, sizeof(ip));
+	int un = snprintf(t[0].uri, sizeof(t[0].uri), "sip:%s@%s%s", user, ip,
+			  to->transport == SIP_TRANSPORT_TCP ? ";transport=tcp" : "");
+
+	if (un < 0 || (size_t)un >= sizeof(t[0].uri)) {
+		reply(p, st, m, NULL, 414, NULL);
+		return;
+	}
+	t[0].dst.addr = to->addr;
+	t[0].dst.transport = to->transport;
+	forward(p, st, t, 1);
+}
+
+static void ops_request(void *arg, struct txn *st, const struct txn_msg *tm, const char *buf,
+			size_t len, const struct txn_peer *src)
+{
+	struct proxy *p = arg;
+
+	(void)tm;
+	(void)buf;
+	(void)len;
+	if (p->cur == NULL)
+		return;
+	handle_request(p, st, p->cur, src);
+}
+
+/* --- response handling ---------------------------------------------------------------------- */
+
+/* RFC 3261 §16.7 step 6: 6xx first, then the lowest class; within a class the first seen. */
+static bool better(int status, int best)
+{
+	if (best == 0)
+		return true;
+	if (status >= 600 || best >= 600)
+		return status >= 600 && best < 600;
+	return status / 100 < best / 100;
+}
+
+static void send_upstream(struct proxy_fork *f, int status, const char *buf, size_t len)
+{
+	if (f->st != NULL)
+		txn_respond(f->st, status, buf, len);
+}
+
+static void finish_if_done(struct proxy *p, struct proxy_fork *f)
+{
+	if (f->final_sent)
+		return;
+	for (size_t i = 0; i < f->nbranches; i++)
+		if (!f->branches[i].done)
+			return;
+	f->final_sent = true;
+	if (f->best != NULL)
+		send_upstream(f, f->best_status, f->best, f->best_len);
+	else
+		reply(p, f->st, f->req, NULL, 408, NULL);
+}
+
+static void note_dialog(struct proxy *p, struct sip_msg *m)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	char caller[128] = "", callee[128] = "";
+
+	sipmsg_from_aor(m, caller, sizeof(caller));
+	sipmsg_to_aor(m, callee, sizeof(callee));
+	dialog_add(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m), caller, callee,
+		   loop_now(p->cfg.loop));
+}
+
+static void ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
+			 const char *buf, size_t len)
+{
+	struct proxy *p = arg;
+	struct proxy_branch *b = txn_user(ct);
+	struct sip_msg *m = buf != NULL ? p->cur : NULL;
+	char *out = NULL;
+	size_t olen = 0;
+
+	(void)tm;
+	(void)len;
+	if (b == NULL) /* the 200 to one of our CANCELs */
+		return;
+	struct proxy_fork *f = b->fork;
+
+	p->st.responses++;
+	b->status = status;
+	if (status >= 200)
+		b->done = true;
+	if (status < 200 && b->cancel_wanted && !b->cancelled) {
+		cancel_others(p, f, NULL);
+		return;
+	}
+	if (m != NULL) {
+		/* RFC 3261 §16.7 step 3: our Via goes; the responder's Contact gets its NAT fixups. */
+		struct nat_ctx nc = {p->cur_src.addr, p->cur_src.transport,
+				     policy_trusted(p->cfg.policy), NULL};
+		struct fixup_result fx;
+
+		sipmsg_pop_via(m);
+		fixup_apply(m, &nc, policy_settings(p->cfg.policy)->nat_test_mask, &fx);
+		out = sipmsg_serialize(m, &olen);
+		if (out == NULL)
+			return;
+	}
+	if (status == 100) {
+		free(out);
+		return; /* §16.7 step 5: never forwarded */
+	}
+	if (status < 200) {
+		if (!f->final_sent && out != NULL)
+			send_upstream(f, status, out, olen);
+	} else if (status < 300) {
+		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
+		if (out != NULL) {
+			send_upstream(f, status, out, olen);
+			if (f->invite && m != NULL)
+				note_dialog(p, m);
+			else if (sipmsg_method_is(f->req, "BYE")) {
+				size_t clen;
+				const char *cid = sipmsg_call_id(f->req, &clen);
+				struct dialog *d =
+					dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(f->req),
+						    sipmsg_to_tag(f->req));
+
+				if (d != NULL)
+					dialog_remove(p->dialogs, d);
+			}
+		}
+		f->final_sent = true;
+		if (f->invite)
+			cancel_others(p, f, b);
+	} else {
+		if (better(status, f->best_status)) {
+			free(f->best);
+			f->best = out;
+			f->best_len = olen;
+			f->best_status = status;
+			out = NULL;
+			if (f->best == NULL) {
+				/* A locally generated 408/503 (§17.1.1.2, §16.9). */
+				char tag[48];
+
+				make_tag(p, tag, sizeof(tag));
+				f->best = sipmsg_response(f->req, status,
+							  sipmsg_reason_phrase(status), tag, NULL,
+							  &f->best_len);
+			}
+		}
+		if (status >= 600 && f->invite)
+			cancel_others(p, f, b);
+		finish_if_done(p, f);
+	}
+	free(out);
+}
+
+/* --- receiving ------------------------------------------------------------------------------ */
+
+void proxy_recv(struct proxy *p, const char *buf, size_t len, const struct addr_port *src,
+		enum sip_transport proto, uint64_t conn_id)
+{
+	struct sip_error err;
+	struct txn_peer peer = {*src, proto, conn_id};
+	struct sip_msg *m = sipmsg_parse(buf, len, proto, &err);
+
+	if (m == NULL) {
+		char ip[ADDR_STRLEN];
+
+		p->st.invalid++;
+		if (log_ratelimit_ok(&p->rl_invalid, 10, 1000))
+			LOG_NOTICE("invalid message from %s (%s): %s",
+				   addr_port_format(src, ip, sizeof(ip)), sip_transport_name(proto),
+				   err.reason);
+		size_t olen;
+		char *out = err.code != 0 ? sipmsg_error_response(buf, len, &err, &olen) : NULL;
+
+		if (out != NULL) {
+			/* RFC 3581: the reply goes back where the request came from. */
+			send_to(p, &peer, out, olen);
+			p->st.replied_invalid++;
+			free(out);
+		}
+		return;
+	}
+	struct txn_msg tm;
+
+	if (facts_of(m, &tm) != 0) {
+		sipmsg_free(m);
+		return;
+	}
+	p->cur = m;
+	p->cur_src = peer;
+	txn_input(p->tl, &tm, buf, len, &peer);
+	sipmsg_free(p->cur); /* NULL when a fork took it */
+	p->cur = NULL;
+}
+
+void proxy_bad_frame(struct proxy *p, const char *buf, size_t len, const struct addr_port *src,
+		     uint64_t conn_id, const char *why)
+{
+	struct sip_error err = {.code = 400};
+	size_t olen;
+
+	snprintf(err.reason, sizeof(err.reason), "%s", why);
+	p->st.invalid++;
+	char *out = sipmsg_error_response(buf, len, &err, &olen);
+
+	if (out != NULL) {
+		transport_send(p->cfg.transport, src, SIP_TRANSPORT_TCP, conn_id, out, olen);
+		free(out);
+	}
+}
+
+void proxy_peer_failed(struct proxy *p, const struct addr_port *peer)
+{
+	struct txn_peer tp = {*peer, SIP_TRANSPORT_TCP, 0};
+
+	txn_peer_failed(p->tl, &tp);
+}
+
+int proxy_send_raw(struct proxy *p, const struct addr_port *dst, enum sip_transport proto,
+		   uint64_t conn_id, const char *buf, size_t len)
+{
+	return transport_send(p->cfg.transport, dst, proto, conn_id, buf, len);
+}
+
+struct proxy *proxy_new(const struct proxy_cfg *cfg)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+	struct txn_config tc;
+	struct txn_ops ops = {
+		.send = ops_send,
+		.make_trying = ops_trying,
+		.make_ack = ops_ack,
+		.request = ops_request,
+		.response = ops_response,
+		.terminated = ops_terminated,
+	};
+
+	if (p == NULL)
+		return NULL;
+	p->cfg = *cfg;
+	txn_config_default(&tc);
+	p->tl = txn_layer_new(cfg->loop, &tc, &ops, p);
+	p->dialogs = dialog_table_new();
+	if (p->tl == NULL || p->dialogs == NULL) {
+		proxy_free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return p;
+}
+
+void proxy_free(struct proxy *p)
+{
+	if (p == NULL)
+		return;
+	txn_layer_free(p->tl); /* no callbacks: forks still referenced are leaked below */
+	dialog_table_free(p->dialogs);
+	free(p);
+}
+
+void proxy_set_policy(struct proxy *p, const struct policy *policy)
+{
+	p->cfg.policy = policy;
+}
+
+json_t *proxy_stats(struct proxy *p)
+{
+	struct txn_stats ts;
+
+	txn_stats_get(p->tl, &ts);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "requests", (json_int_t)p->st.requests, "responses",
+			 (json_int_t)p->st.responses, "invalid", (json_int_t)p->st.invalid,
+			 "invalid_answered", (json_int_t)p->st.replied_invalid, "forwarded",
+			 (json_int_t)p->st.forwarded, "local_replies",
+			 (json_int_t)p->st.local_replies, "auth_challenges",
+			 (json_int_t)p->st.auth_challenges, "auth_failures",
+			 (json_int_t)p->st.auth_failures, "not_found", (json_int_t)p->st.not_found,
+			 "registers", (json_int_t)p->st.registrations, "transactions",
+			 (json_int_t)ts.active, "retransmits", (json_int_t)ts.retransmits_sent,
+			 "dialogs", (json_int_t)dialog_count(p->dialogs));
+}
+
+json_t *proxy_dialogs(struct proxy *p)
+{
+	return dialog_dump(p->dialogs, loop_now(p->cfg.loop));
+}
