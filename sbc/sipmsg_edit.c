@@ -487,6 +487,25 @@ static bool raw_header_is(const char *line, size_t len, const char *name, char c
 	return i < len && line[i] == ':';
 }
 
+static bool has_tag(const char *line, size_t len)
+{
+	for (size_t i = 0; i + 4 <= len; i++)
+		if (strncasecmp(line + i, "tag=", 4) == 0 && i > 0 &&
+		    (line[i - 1] == ';' || line[i - 1] == ' '))
+			return true;
+	return false;
+}
+
+/* FNV-1a: a stable tag for the same request, so retransmissions get the same answer. */
+static unsigned int line_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 16777619u;
+	return h;
+}
+
 char *sipmsg_error_response(const char *buf, size_t len, const struct sip_error *err,
 			    size_t *out_len)
 {
@@ -525,6 +544,14 @@ char *sipmsg_error_response(const char *buf, size_t len, const struct sip_error 
 			if (memchr(buf + pos, '\0', content - pos) != NULL)
 				break;
 			out_add(&o, buf + pos, content - pos);
+			if (i == 2 && !has_tag(buf + pos, content - pos)) {
+				/* RFC 3261 §8.2.6.2: a final response carries a To tag. */
+				char tag[24];
+				int tn = snprintf(tag, sizeof(tag), ";tag=sbce%08x",
+						  line_hash(buf + pos, content - pos));
+
+				out_add(&o, tag, (size_t)tn);
+			}
 			out_add(&o, "\r\n", 2);
 			via |= i == 0;
 		}

@@ -553,6 +553,7 @@ static void test_derived(void **state)
 	assert_non_null(strstr(out, "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP 192.168.1.10"));
 	assert_non_null(strstr(out, "Warning: 399 sbc-sip \"CSeq method 'BYE' does not match"));
 	assert_non_null(strstr(out, "Call-ID: 3848276298220188511@atlanta.example.com\r\n"));
+	assert_non_null(strstr(out, "To: Bob <sip:bob@biloxi.example.com>;tag=sbce"));
 	free(out);
 	free(bad);
 	/* Without a Via: nothing to send. */
