@@ -1,0 +1,756 @@
+/* registrar: answers REGISTER requests per RFC 3261 §10.3 and keeps the bindings in the
+ * registrations database; serves location lookups, keepalive targets and the control dump. */
+#include "registrar.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "log.h"
+#include "policy.h"
+#include "regdb.h"
+#include "siplex.h"
+
+struct registrar {
+	struct regdb *db;
+	const struct policy *policy;
+	struct auth *auth;
+	struct log_ratelimit log_rl;
+};
+
+/* One Contact of a REGISTER, validated before any binding changes (RFC 3261 §10.3 step 7: the
+ * request succeeds as a whole or leaves nothing behind). */
+struct reg_contact {
+	char uri[REGDB_CONTACT_MAX + 1];
+	uint32_t expires; /* granted, 0 = remove */
+	uint16_t q;	  /* x 1000 */
+};
+
+struct registrar *registrar_new(const char *path, const struct policy *policy, struct auth *auth,
+				char *err, size_t errlen)
+{
+	struct registrar *r;
+
+	if (path == NULL || policy == NULL || auth == NULL) {
+		snprintf(err, errlen, "registrar: missing database path, policy or authenticator");
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "registrar: out of memory");
+		return NULL;
+	}
+	r->db = regdb_open(path, err, errlen);
+	if (r->db == NULL) {
+		int e = errno;
+
+		free(r);
+		errno = e;
+		return NULL;
+	}
+	r->policy = policy;
+	r->auth = auth;
+	/* Bindings live in the database itself: nothing to copy, but say what survived. */
+	int n = regdb_load_all(r->db, (uint64_t)time(NULL), NULL, NULL);
+
+	if (n < 0)
+		LOG_WARN("registrar: %s: cannot count bindings: %s", path, regdb_errmsg(r->db));
+	else
+		LOG_INFO("registrar: %s: %d binding(s) restored", path, n);
+	return r;
+}
+
+void registrar_free(struct registrar *r)
+{
+	if (r == NULL)
+		return;
+	regdb_close(r->db);
+	free(r);
+}
+
+void registrar_set_policy(struct registrar *r, const struct policy *policy)
+{
+	r->policy = policy;
+}
+
+/* Appends formatted header lines to out->headers; false (and nothing appended) when they do not
+ * fit. */
+__attribute__((format(printf, 2, 3))) static bool add_header(struct registrar_reply *out,
+							     const char *fmt, ...)
+{
+	size_t used = strlen(out->headers);
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out->headers + used, sizeof(out->headers) - used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(out->headers) - used) {
+		out->headers[used] = '\0';
+		return false;
+	}
+	return true;
+}
+
+static int reply(struct registrar_reply *out, int code, const char *reason)
+{
+	out->code = code;
+	out->reason = reason;
+	return 0;
+}
+
+/* RFC 3261 §20.17: Date in the RFC 1123 form, always GMT. Names from a table: strftime's would
+ * follow the locale. */
+static void add_date(struct registrar_reply *out, uint64_t now_s)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t t = (time_t)now_s;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return;
+	add_header(out, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
+		   tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		   tm.tm_sec);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The canonical AOR "user@domain": the user part with %HH escapes decoded (RFC 3261 §19.1.4
+ * compares users unescaped and case-sensitively), the domain in lower case. Returns 0 or
+ * -EINVAL. */
+static int canon_aor(const char *aor, char *out, size_t len)
+{
+	const char *at = aor ? strrchr(aor, '@') : NULL;
+	size_t o = 0;
+
+	if (at == NULL || at == aor || at[1] == '\0')
+		return -EINVAL;
+	for (const char *p = aor; p < at; p++) {
+		char c = *p;
+
+		if (c == '%' && at - p > 2 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+			c = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+			p += 2;
+		}
+		if (c == '\0' || o + 1 >= len)
+			return -EINVAL;
+		out[o++] = c;
+	}
+	for (const char *p = at; *p; p++) {
+		if (o + 1 >= len)
+			return -EINVAL;
+		out[o++] = (char)tolower((unsigned char)*p);
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* RFC 3261 §25.1: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ). Returns the
+ * value x 1000, or -1. */
+static int parse_q(const char *v, size_t len)
+{
+	int q;
+
+	if (len == 0 || (v[0] != '0' && v[0] != '1'))
+		return -1;
+	q = (v[0] - '0') * 1000;
+	if (len == 1)
+		return q;
+	if (v[1] != '.' || len > 5)
+		return -1;
+	int scale = 100;
+
+	for (size_t i = 2; i < len; i++, scale /= 10) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		q += (v[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+/* The contact-params of Contact element idx: what follows its URI (and the closing '>') up to
+ * the end of the element. */
+static void contact_params(const char *uri, size_t urilen, const char **params, size_t *len)
+{
+	const char *p = uri + urilen, *e;
+
+	if (uri[-1] == '<' && *p == '>')
+		p++;
+	for (e = p; *e != '\0' && *e != '\r' && *e != '\n'; e++)
+		;
+	*params = p;
+	*len = siplex_first_elem(p, (size_t)(e - p));
+}
+
+/* Reads and checks every Contact of m. Returns the count, or 0 with out filled (a 4xx). */
+static size_t read_contacts(struct registrar *r, const struct sip_msg *m, unsigned int n,
+			    struct reg_contact *c, struct registrar_reply *out)
+{
+	const struct policy_settings *ps = policy_settings(r->policy);
+	uint32_t hdr_expires;
+	bool has_hdr = sipmsg_expires(m, &hdr_expires) == 0;
+	size_t adds = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const char *uri, *params;
+		size_t len, plen;
+		struct siplex_span param, value;
+		uint32_t e;
+
+		if (sipmsg_contact_uri(m, i, &uri, &len) != 0 || len == 0 ||
+		    len > REGDB_CONTACT_MAX) {
+			reply(out, 400, "Bad Contact");
+			return 0;
+		}
+		/* RFC 3261 §10.3 step 6: "*" only alone (checked by the caller for element 0). */
+		if (len == 1 && uri[0] == '*') {
+			reply(out, 400, "Invalid Contact *");
+			return 0;
+		}
+		memcpy(c[i].uri, uri, len);
+		c[i].uri[len] = '\0';
+		/* RFC 3261 §10.3 step 7 / §10.2.1.1: the Contact's expires parameter, else the
+		 * Expires header, else the local default. */
+		if (sipmsg_contact_expires(m, i, &e) != 0)
+			e = has_hdr ? hdr_expires : ps->reg_default_expires;
+		/* RFC 3261 §10.3 step 7: too brief (but 0, which removes) is a 423 with
+		 * Min-Expires (§20.23); too long is shortened, which the 200 tells the UA. */
+		if (e != 0 && e < ps->reg_min_expires) {
+			reply(out, 423, "Interval Too Brief");
+			add_header(out, "Min-Expires: %u\r\n", ps->reg_min_expires);
+			return 0;
+		}
+		if (e > ps->reg_max_expires)
+			e = ps->reg_max_expires;
+		c[i].expires = e;
+		c[i].q = 1000;
+		contact_params(uri, len, &params, &plen);
+		if (siplex_via_param(params, plen, "q", &param, &value)) {
+			int q = parse_q(params + value.off, value.len);
+
+			if (q < 0) {
+				reply(out, 400, "Bad q Value");
+				return 0;
+			}
+			c[i].q = (uint16_t)q;
+		}
+		if (e != 0)
+			adds++;
+	}
+	/* More new contacts in one request than an AOR may hold: no binding could be replaced to
+	 * make room, so refuse. */
+	if (adds > ps->reg_max_contacts) {
+		reply(out, 403, "Too Many Contacts");
+		return 0;
+	}
+	return n;
+}
+
+struct evict_ctx {
+	const struct reg_contact *c; /* the request's contacts: never evicted */
+	size_t n;
+	char victim[REGDB_CONTACT_MAX + 1];
+	char call_id[REGDB_CALL_ID_MAX + 1];
+	uint32_t cseq;
+	uint64_t expires;
+};
+
+static int evict_pick(void *arg, const struct regdb_binding *b)
+{
+	struct evict_ctx *e = arg;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (strcmp(e->c[i].uri, b->contact) == 0)
+			return 0;
+	/* The list goes from most to least recently updated within a q: "<=" keeps the older of
+	 * two bindings that expire together. */
+	if (e->victim[0] == '\0' || b->expires <= e->expires) {
+		snprintf(e->victim, sizeof(e->victim), "%s", b->contact);
+		snprintf(e->call_id, sizeof(e->call_id), "%s", b->call_id);
+		e->cseq = b->cseq;
+		e->expires = b->expires;
+	}
+	return 0;
+}
+
+/* registrar.max_contacts: when the request brought the AOR past the limit, the bindings that
+ * would expire first (the ones their UA stopped refreshing, typically after a reboot with a new
+ * port) make room for the new ones. Returns 0 or -EIO. */
+static int evict(struct registrar *r, const char *aor, const struct reg_contact *c, size_t n,
+		 uint64_t now_s)
+{
+	uint32_t max = policy_settings(r->policy)->reg_max_contacts;
+
+	for (;;) {
+		int count = regdb_count(r->db, aor, now_s);
+		struct evict_ctx e = {.c = c, .n = n};
+
+		if (count < 0)
+			return -EIO;
+		if ((uint32_t)count <= max)
+			return 0;
+		if (regdb_list(r->db, aor, now_s, evict_pick, &e) < 0)
+			return -EIO;
+		if (e.victim[0] == '\0')
+			return 0; /* only the request's own contacts: read_contacts bounded them */
+		/* Its own Call-ID with a higher CSeq passes the step 7 check: this removal is ours,
+		 * not the UA's. */
+		int rc = regdb_remove(r->db, aor, e.victim, e.call_id, e.cseq + 1);
+
+		if (rc < 0 && rc != -ENOENT)
+			return -EIO;
+	}
+}
+
+struct list_ctx {
+	struct registrar_reply *out;
+	uint64_t now_s;
+	bool truncated;
+};
+
+static int list_contact(void *arg, const struct regdb_binding *b)
+{
+	struct list_ctx *l = arg;
+	uint64_t left = b->expires > l->now_s ? b->expires - l->now_s : 0;
+	bool ok;
+
+	if (b->q == 1000)
+		ok = add_header(l->out, "Contact: <%s>;expires=%llu\r\n", b->contact,
+				(unsigned long long)left);
+	else
+		ok = add_header(l->out, "Contact: <%s>;expires=%llu;q=%u.%03u\r\n", b->contact,
+				(unsigned long long)left, b->q / 1000u, b->q % 1000u);
+	if (!ok) {
+		l->truncated = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* RFC 3261 §10.3 step 8: 200 OK listing every current binding with its remaining time, and a
+ * Date header. */
+static int reply_ok(struct registrar *r, const char *aor, uint64_t now_s,
+		    struct registrar_reply *out)
+{
+	struct list_ctx l = {.out = out, .now_s = now_s};
+
+	add_date(out, now_s);
+	if (regdb_list(r->db, aor, now_s, list_contact, &l) < 0)
+		return -EIO;
+	if (l.truncated && log_ratelimit_ok(&r->log_rl, 5, 60000))
+		LOG_WARN("registrar: %s: too many bindings to list them all in the 200", aor);
+	return reply(out, 200, "OK");
+}
+
+static int db_failed(struct registrar *r, struct registrar_reply *out)
+{
+	if (log_ratelimit_ok(&r->log_rl, 5, 60000))
+		LOG_ERR("registrar: database: %s", regdb_errmsg(r->db));
+	out->headers[0] = '\0';
+	reply(out, 500, "Server Internal Error");
+	return -EIO;
+}
+
+/* RFC 3261 §10.3 step 7: an older request (same Call-ID, CSeq not higher) fails the whole
+ * request, with the 500 the step prescribes for any failed update. */
+static int out_of_order(struct registrar_reply *out)
+{
+	out->headers[0] = '\0';
+	return reply(out, 500, "Request Out Of Order");
+}
+
+/* Applies the contacts of one REGISTER in one transaction. */
+static int update(struct registrar *r, const char *aor, const struct sip_msg *m,
+		  const struct registrar_src *src, const char *call_id, uint32_t cseq,
+		  const struct reg_contact *c, size_t n, uint64_t now_s,
+		  struct registrar_reply *out)
+{
+	char ua[REGDB_USER_AGENT_MAX + 1] = "";
+	size_t ualen;
+	const char *uav = sipmsg_header(m, "User-Agent", &ualen);
+	int rc = 0;
+
+	if (uav != NULL)
+		snprintf(ua, sizeof(ua), "%.*s",
+			 (int)(ualen < REGDB_USER_AGENT_MAX ? ualen : REGDB_USER_AGENT_MAX), uav);
+	if (regdb_begin(r->db) < 0)
+		return db_failed(r, out);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (c[i].expires == 0) {
+			rc = regdb_remove(r->db, aor, c[i].uri, call_id, cseq);
+			if (rc == -ENOENT)
+				rc = 0;
+			continue;
+		}
+		/* The Contact stays as the UA wrote it (it becomes the Request-URI); the source
+		 * address:port is the path requests take back through its NAT. */
+		struct regdb_binding b = {
+			.aor = aor,
+			.contact = c[i].uri,
+			.received = src->addr,
+			.transport = src->transport,
+			.conn_id = src->conn_id,
+			.natted = src->fx != NULL && src->fx->natted != 0,
+			.expires = now_s + c[i].expires,
+			.user_agent = ua,
+			.call_id = call_id,
+			.cseq = cseq,
+			.q = c[i].q,
+		};
+
+		rc = regdb_save(r->db, &b, now_s, NULL);
+	}
+	if (rc == 0)
+		rc = evict(r, aor, c, n, now_s);
+	if (rc < 0) {
+		regdb_rollback(r->db);
+		if (rc == -ESTALE)
+			return out_of_order(out);
+		if (rc == -EINVAL) {
+			out->headers[0] = '\0';
+			return reply(out, 400, "Bad Binding");
+		}
+		return db_failed(r, out);
+	}
+	if (regdb_commit(r->db) < 0)
+		return db_failed(r, out);
+	return 0;
+}
+
+static int challenge(struct registrar *r, const struct registrar_src *src, bool stale,
+		     uint64_t now_s, struct registrar_reply *out)
+{
+	size_t used = strlen(out->headers);
+
+	if (auth_challenge(r->auth, false, stale, now_s, &src->addr.ip, out->headers + used,
+			   sizeof(out->headers) - used) < 0) {
+		out->headers[used] = '\0';
+		return reply(out, 500, "Server Internal Error");
+	}
+	return reply(out, 401, "Unauthorized");
+}
+
+int registrar_handle(struct registrar *r, const struct sip_msg *m, const struct registrar_src *src,
+		     uint64_t now_s, struct registrar_reply *out)
+{
+	char domain[256], to[REGDB_AOR_MAX + 1], aor[REGDB_AOR_MAX + 1], user[128];
+	char call_id[REGDB_CALL_ID_MAX + 1];
+	struct sip_host ruri;
+	const char *cid;
+	size_t cidlen;
+
+	memset(out, 0, sizeof(*out));
+	/* Step 1 (the Request-URI names a domain we serve) is the caller's; its host is the
+	 * domain the user is authenticated in. */
+	if (sipmsg_ruri(m, &ruri) != 0)
+		return reply(out, 400, "Bad Request-URI");
+	for (size_t i = 0; i < sizeof(domain); i++) {
+		domain[i] = (char)tolower((unsigned char)ruri.host[i]);
+		if (domain[i] == '\0')
+			break;
+	}
+	domain[sizeof(domain) - 1] = '\0';
+
+	/* Step 3: authenticate (RFC 3261 §22). */
+	switch (auth_verify(r->auth, m, false, domain, now_s, &src->addr.ip, user, sizeof(user))) {
+	case AUTH_OK:
+		break;
+	case AUTH_NO_CREDENTIALS:
+		return challenge(r, src, false, now_s, out);
+	case AUTH_STALE:
+		return challenge(r, src, true, now_s, out);
+	case AUTH_FAILED:
+		out->auth_failed = true;
+		return challenge(r, src, false, now_s, out);
+	case AUTH_MALFORMED:
+	default:
+		return reply(out, 400, "Malformed Authorization");
+	}
+
+	/* Step 4: the authenticated user may change only its own bindings. Step 5: the AOR of To
+	 * must belong to the domain of the Request-URI (404). */
+	if (sipmsg_to_aor(m, to, sizeof(to)) != 0 || canon_aor(to, aor, sizeof(aor)) != 0)
+		return reply(out, 400, "Bad To");
+	char *at = strrchr(aor, '@');
+
+	*at = '\0';
+	bool same_user = strcmp(aor, user) == 0;
+
+	*at = '@';
+	if (!same_user)
+		return reply(out, 403, "Forbidden");
+	if (strcmp(at + 1, domain) != 0)
+		return reply(out, 404, "Not Found");
+
+	cid = sipmsg_call_id(m, &cidlen);
+	uint32_t cseq = sipmsg_cseq(m);
+
+	/* regdb keeps Call-IDs up to REGDB_CALL_ID_MAX; RFC 3261 §8.1.1.5 keeps CSeq below 2^31. */
+	if (cid == NULL || cidlen == 0 || cidlen > REGDB_CALL_ID_MAX)
+		return reply(out, 400, "Bad Call-ID");
+	if (cseq > INT32_MAX)
+		return reply(out, 400, "Bad CSeq");
+	memcpy(call_id, cid, cidlen);
+	call_id[cidlen] = '\0';
+
+	/* Step 6: "Contact: *" removes every binding, only alone and with Expires: 0. */
+	unsigned int n = sipmsg_contact_count(m);
+
+	if (n > 0 && sipmsg_contact_is_star(m)) {
+		uint32_t e;
+
+		if (n != 1 || sipmsg_expires(m, &e) != 0 || e != 0)
+			return reply(out, 400, "Invalid Contact *");
+		int rc = regdb_remove_all(r->db, aor, call_id, cseq);
+
+		if (rc == -ESTALE)
+			return out_of_order(out);
+		if (rc < 0)
+			return db_failed(r, out);
+		return reply_ok(r, aor, now_s, out) < 0 ? db_failed(r, out) : 0;
+	}
+
+	/* Step 7: all contacts checked first, then applied together. */
+	if (n > 0) {
+		struct reg_contact *c = calloc(n, sizeof(*c));
+		int rc;
+
+		if (c == NULL) {
+			reply(out, 500, "Server Internal Error");
+			return -ENOMEM;
+		}
+		if (read_contacts(r, m, n, c, out) == 0) {
+			free(c);
+			return 0;
+		}
+		rc = update(r, aor, m, src, call_id, cseq, c, n, now_s, out);
+		free(c);
+		if (rc < 0 || out->code != 0)
+			return rc;
+	}
+	/* Step 8 (a REGISTER without Contact only asks for the list). */
+	return reply_ok(r, aor, now_s, out) < 0 ? db_failed(r, out) : 0;
+}
+
+/* Parses the host:port of a URI into ap when the host is an IP literal. */
+static bool uri_addr(const char *uri, struct addr_port *ap, bool *secure)
+{
+	struct siplex_span hp;
+	size_t len = strlen(uri);
+
+	*secure = strncasecmp(uri, "sips:", 5) == 0;
+	if (!siplex_uri_hostport(uri, len, &hp))
+		return false;
+	const char *h = uri + hp.off, *end = h + hp.len, *colon;
+	size_t hostlen;
+
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', hp.len);
+
+		if (rb == NULL)
+			return false;
+		hostlen = (size_t)(rb + 1 - h);
+		colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(h, ':', hp.len);
+		hostlen = colon ? (size_t)(colon - h) : hp.len;
+	}
+	if (!addr_parse(h, hostlen, &ap->ip))
+		return false;
+	ap->port = *secure ? 5061 : 5060;
+	if (colon != NULL) {
+		unsigned long port = 0;
+
+		for (const char *p = colon + 1; p < end; p++) {
+			if (*p < '0' || *p > '9')
+				return false;
+			port = port * 10 + (unsigned long)(*p - '0');
+			if (port > 65535)
+				return false;
+		}
+		if (port == 0)
+			return false;
+		ap->port = (uint16_t)port;
+	}
+	return true;
+}
+
+/* Where a request for binding b goes. A NAT'd UA is reached only through the path its REGISTER
+ * came by; another one at its Contact (when that is an address; a name is left to the received
+ * path too, as resolving it here would block the loop). */
+static void to_target(const struct regdb_binding *b, struct registrar_target *t)
+{
+	struct siplex_span param, value;
+	bool secure;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(t->uri, sizeof(t->uri), "%s", b->contact);
+	t->natted = b->natted;
+	t->transport = b->transport;
+	t->conn_id = b->conn_id;
+	t->dst = b->received;
+	if (b->natted || !uri_addr(b->contact, &t->dst, &secure)) {
+		t->dst = b->received;
+		return;
+	}
+	/* RFC 3263 §4.1: the transport parameter of the URI names the transport. */
+	if (siplex_via_param(b->contact, strlen(b->contact), "transport", &param, &value)) {
+		char tr[8];
+
+		if (value.len < sizeof(tr)) {
+			memcpy(tr, b->contact + value.off, value.len);
+			tr[value.len] = '\0';
+			sip_transport_parse(tr, &t->transport);
+		}
+	} else if (secure) {
+		t->transport = SIP_TRANSPORT_TLS;
+	}
+}
+
+struct lookup_ctx {
+	struct registrar_target *out;
+	size_t max, n;
+};
+
+static int lookup_one(void *arg, const struct regdb_binding *b)
+{
+	struct lookup_ctx *l = arg;
+
+	if (l->n >= l->max)
+		return 1;
+	to_target(b, &l->out[l->n++]);
+	return 0;
+}
+
+size_t registrar_lookup(struct registrar *r, const char *aor, uint64_t now_s,
+			struct registrar_target *out, size_t max)
+{
+	char canon[REGDB_AOR_MAX + 1];
+	struct lookup_ctx l = {.out = out, .max = max};
+
+	if (max == 0 || canon_aor(aor, canon, sizeof(canon)) != 0)
+		return 0;
+	/* regdb lists the highest q first (RFC 3261 §16.6: best targets first). */
+	if (regdb_list(r->db, canon, now_s, lookup_one, &l) < 0 &&
+	    log_ratelimit_ok(&r->log_rl, 5, 60000))
+		LOG_ERR("registrar: lookup %s: %s", canon, regdb_errmsg(r->db));
+	return l.n;
+}
+
+size_t registrar_expire(struct registrar *r, uint64_t now_s)
+{
+	int n = regdb_expire(r->db, now_s, NULL, NULL);
+
+	if (n < 0) {
+		if (log_ratelimit_ok(&r->log_rl, 5, 60000))
+			LOG_ERR("registrar: expiry: %s", regdb_errmsg(r->db));
+		return 0;
+	}
+	return (size_t)n;
+}
+
+void registrar_conn_closed(struct registrar *r, uint64_t conn_id)
+{
+	if (regdb_conn_closed(r->db, conn_id) < 0 && log_ratelimit_ok(&r->log_rl, 5, 60000))
+		LOG_ERR("registrar: connection %llu closed: %s", (unsigned long long)conn_id,
+			regdb_errmsg(r->db));
+}
+
+struct natted_ctx {
+	void (*fn)(void *arg, const struct registrar_target *t);
+	void *arg;
+};
+
+static int natted_one(void *arg, const struct regdb_binding *b)
+{
+	struct natted_ctx *c = arg;
+	struct registrar_target t;
+
+	if (!b->natted)
+		return 0;
+	to_target(b, &t);
+	c->fn(c->arg, &t);
+	return 0;
+}
+
+void registrar_foreach_natted(struct registrar *r, uint64_t now_s,
+			      void (*fn)(void *arg, const struct registrar_target *t), void *arg)
+{
+	struct natted_ctx c = {.fn = fn, .arg = arg};
+
+	if (regdb_load_all(r->db, now_s, natted_one, &c) < 0 &&
+	    log_ratelimit_ok(&r->log_rl, 5, 60000))
+		LOG_ERR("registrar: keepalive targets: %s", regdb_errmsg(r->db));
+}
+
+struct dump_ctx {
+	json_t *arr;
+	uint64_t now_s;
+	bool failed;
+};
+
+/* A JSON string of s; bytes that are not UTF-8 (a User-Agent may carry anything) become '?'
+ * rather than failing the whole dump. */
+static json_t *jstr(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+
+	if (j != NULL)
+		return j;
+	char *copy = strdup(s);
+
+	if (copy == NULL)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+static int dump_one(void *arg, const struct regdb_binding *b)
+{
+	struct dump_ctx *d = arg;
+	char rec[ADDR_STRLEN];
+	json_t *o = json_pack("{s:o, s:o, s:s, s:s, s:b, s:I, s:o}", "aor", jstr(b->aor), "contact",
+			      jstr(b->contact), "received",
+			      addr_port_format(&b->received, rec, sizeof(rec)), "transport",
+			      sip_transport_name(b->transport), "natted", b->natted, "expires_in",
+			      (json_int_t)(b->expires > d->now_s ? b->expires - d->now_s : 0),
+			      "user_agent", jstr(b->user_agent));
+
+	if (o == NULL || json_array_append_new(d->arr, o) != 0) {
+		d->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+json_t *registrar_dump(struct registrar *r, uint64_t now_s)
+{
+	struct dump_ctx d = {.arr = json_array(), .now_s = now_s};
+
+	if (d.arr == NULL)
+		return NULL;
+	if (regdb_load_all(r->db, now_s, dump_one, &d) < 0 || d.failed) {
+		json_decref(d.arr);
+		return NULL;
+	}
+	return d.arr;
+}
