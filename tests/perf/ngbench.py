@@ -47,15 +47,16 @@ def delete(i):
     return {"command": "delete", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i}
 
 
-def phase(ng, pid, make, n, window):
-    """Sends n requests with up to window in flight; returns (req/s, control CPU µs/request)."""
+def phase(ng, pid, make, first, n, window):
+    """Sends requests first .. first + n - 1 with up to window in flight; returns (wall seconds,
+    control thread CPU seconds)."""
     cpu0 = sum(perflab.cpu_s(pid, pid))
     t0 = time.monotonic()
     sent = done = 0
     pending = set()
     while done < n:
         while sent < n and len(pending) < window:
-            pending.add(ng.send(make(sent)))
+            pending.add(ng.send(make(first + sent)))
             sent += 1
         cookie, reply = ng.recv()
         if cookie in pending:
@@ -63,9 +64,7 @@ def phase(ng, pid, make, n, window):
             done += 1
             if reply.get("result") != "ok":
                 raise RuntimeError("request %d: %s" % (done, reply.get("error-reason")))
-    wall = time.monotonic() - t0
-    cpu = sum(perflab.cpu_s(pid, pid)) - cpu0
-    return n / wall, cpu * 1e6 / n
+    return time.monotonic() - t0, sum(perflab.cpu_s(pid, pid)) - cpu0
 
 
 def main():
@@ -99,26 +98,36 @@ def main():
         print("# %d sessions, %d requests in flight; client on core 1, control lcore 0"
               % (args.sessions, args.window))
         print("# load average: %s" % open("/proc/loadavg").read().strip())
-        rate = {}
-        for name, make in (("offer", offer), ("answer", answer)):
-            rate[name] = phase(ng, dp.pid, make, args.sessions, args.window)
+        # Two halves, so that the second half's growth is the marginal cost of a session
+        # (the first half also pays for tables that fill once, like the reply cache).
+        half = args.sessions // 2
+        used = {"offer": [0.0, 0.0], "answer": [0.0, 0.0], "delete": [0.0, 0.0]}
+        rss = [rss0]
+        for first, n in ((0, half), (half, args.sessions - half)):
+            for name, make in (("offer", offer), ("answer", answer)):
+                wall, cpu = phase(ng, dp.pid, make, first, n, args.window)
+                used[name][0] += wall
+                used[name][1] += cpu
+            time.sleep(0.5)
+            rss.append(perflab.rss_kb(dp.pid))
         st = ng.request({"command": "statistics"})["statistics"]["currentstatistics"]
         if st["sessionstotal"] != args.sessions:
             raise RuntimeError("expected %d sessions, the relay has %d"
                                % (args.sessions, st["sessionstotal"]))
+        used["delete"] = list(phase(ng, dp.pid, delete, 0, args.sessions, args.window))
         time.sleep(0.5)
-        rss1 = perflab.rss_kb(dp.pid)
-        rate["delete"] = phase(ng, dp.pid, delete, args.sessions, args.window)
-        time.sleep(0.5)
-        rss2 = perflab.rss_kb(dp.pid)
-        for name, (per_s, cpu_us) in rate.items():
+        rss.append(perflab.rss_kb(dp.pid))
+        for name, (wall, cpu) in used.items():
             print("%-7s %8.0f requests/s at the client, control thread %6.1f µs CPU/request "
-                  "(%6.0f/s per control core)" % (name, per_s, cpu_us,
-                                                  1e6 / cpu_us if cpu_us else 0))
-        print("RSS: %d kB idle, %d kB with %d sessions, %d kB after deleting them"
-              % (rss0, rss1, args.sessions, rss2))
-        print("memory per session: %.0f bytes (RSS growth / sessions)"
-              % ((rss1 - rss0) * 1024 / args.sessions))
+                  "(%6.0f/s per control core)" % (name, args.sessions / wall,
+                                                  cpu * 1e6 / args.sessions,
+                                                  args.sessions / cpu if cpu else 0))
+        print("RSS: %d kB idle, %d kB with %d sessions, %d kB with %d, %d kB after deleting all"
+              % (rss[0], rss[1], half, rss[2], args.sessions, rss[3]))
+        print("memory per session: %.0f bytes average (RSS growth / %d), %.0f bytes marginal "
+              "(growth of the second %d)" % ((rss[2] - rss[0]) * 1024 / args.sessions,
+                                             args.sessions, (rss[2] - rss[1]) * 1024 /
+                                             (args.sessions - half), args.sessions - half))
         rc = 0
     except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
         print("ngbench failed: %s" % e)

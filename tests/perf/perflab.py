@@ -133,11 +133,13 @@ def wait_ng(ng, proc, what):
     raise RuntimeError("%s does not answer ng ping" % what)
 
 
-def start_dataplane(binary, log, ports, extra=()):
+def start_dataplane(binary, log, ports, extra=(), worker_core=1):
+    """sbc-dataplane on dp0 (af_packet): one worker on worker_core (0 or 1), control on the
+    other core. PERF_DP_EXTRA in the environment adds options (experiments)."""
     extra = list(extra) + os.environ.get("PERF_DP_EXTRA", "").split()
-    """sbc-dataplane on dp0 (af_packet): control on lcore 0, one worker on lcore 1."""
-    eal = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + lab.PREFIX,
-           "--vdev=net_af_packet0,iface=dp0", "--log-level=lib.eal:error"]
+    eal = ["-l", "0,1", "--main-lcore", str(1 - worker_core), "--no-huge", "-m", "512",
+           "--no-pci", "--file-prefix=" + lab.PREFIX, "--vdev=net_af_packet0,iface=dp0",
+           "--log-level=lib.eal:error"]
     opts = ["--media-addr", MEDIA + "/24", "--ports", ports, "--ng-listen", SBC_NG,
             "--control-socket", lab.CTL, "--media-timeout", "0", "--log-level", "notice"]
     proc = spawn(["ip", "netns", "exec", lab.NS["dp"], "nice", "-n", str(NICE), binary] + eal +
