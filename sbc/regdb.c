@@ -97,10 +97,20 @@ struct regdb *regdb_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(r->db, REGDB_BUSY_TIMEOUT_MS);
-	sqlite3_exec(r->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
-		     NULL);
+	/* sbc-sip is the only user of this file: an exclusive lock spares the file locks and the
+	 * shared-memory index of every transaction (lookups cost no system call, a save a few
+	 * writes) and keeps a second sbc-sip from using the same file. */
+	sqlite3_exec(r->db,
+		     "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA "
+		     "synchronous = NORMAL",
+		     NULL, NULL, NULL);
 	rc = migrate_apply(r->db, db_migrations_regdb, db_migrations_regdb_count, NULL, NULL, why,
 			   sizeof(why));
+	if (rc < 0 && sqlite3_errcode(r->db) == SQLITE_BUSY) {
+		set_err(err, errlen, "registrations %s: in use by another process (%s)", path, why);
+		rc = -EBUSY;
+		goto fail;
+	}
 	if (rc < 0) {
 		set_err(err, errlen, "registrations %s: %s", path, why);
 		goto fail;

@@ -42,7 +42,9 @@ struct regdb;
 
 /* Opens the registrations database at path read-write, creating it if needed, and brings its
  * schema up to date with the compiled-in db/regdb migrations (WAL, synchronous=NORMAL: a crash may
- * lose the last registrations, which UAs renew anyway). Refuses a newer schema. Returns NULL with
+ * lose the last registrations, which UAs renew anyway). The file stays locked exclusively until
+ * regdb_close: other processes cannot read it meanwhile (live views go through the control
+ * socket), and a second open fails with EBUSY. Refuses a newer schema (EPROTO). Returns NULL with
  * errno set and err (errlen bytes) saying why. Call from the loop thread; the handle is not
  * thread-safe. */
 struct regdb *regdb_open(const char *path, char *err, size_t errlen);

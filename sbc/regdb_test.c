@@ -301,6 +301,18 @@ static void test_invalid(void **state)
 	assert_int_equal(regdb_count(c->db, "gus@example.com", 0), 0);
 }
 
+static void test_single_owner(void **state)
+{
+	struct ctx *c = *state;
+	char err[512] = "";
+
+	/* The first handle holds the file: a second sbc-sip on it is refused. */
+	errno = 0;
+	assert_null(regdb_open(c->path, err, sizeof(err)));
+	assert_int_equal(errno, EBUSY);
+	assert_non_null(strstr(err, "in use"));
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct ctx *c = *state;
@@ -333,6 +345,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_survives_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
