@@ -16,6 +16,10 @@
 #include "regdb.h"
 #include "siplex.h"
 
+/* Contacts read from one REGISTER at most (registrar.max_contacts is at most 100): bounds the
+ * work a single request can ask for. */
+#define REGISTRAR_CONTACTS_MAX 128
+
 struct registrar {
 	struct regdb *db;
 	const struct policy *policy;
@@ -197,6 +201,16 @@ static void contact_params(const char *uri, size_t urilen, const char **params, 
 	*len = siplex_first_elem(p, (size_t)(e - p));
 }
 
+/* True when contact i repeats an earlier one of the same request: the first one counts (a second
+ * update with the same Call-ID and CSeq would fail the step 7 order check). */
+static bool duplicate(const struct reg_contact *c, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(c[j].uri, c[i].uri) == 0)
+			return true;
+	return false;
+}
+
 /* Reads and checks every Contact of m. Returns the count, or 0 with out filled (a 4xx). */
 static size_t read_contacts(struct registrar *r, const struct sip_msg *m, unsigned int n,
 			    struct reg_contact *c, struct registrar_reply *out)
@@ -249,7 +263,7 @@ static size_t read_contacts(struct registrar *r, const struct sip_msg *m, unsign
 			}
 			c[i].q = (uint16_t)q;
 		}
-		if (e != 0)
+		if (e != 0 && !duplicate(c, i))
 			adds++;
 	}
 	/* More new contacts in one request than an AOR may hold: no binding could be replaced to
@@ -312,7 +326,9 @@ static int evict(struct registrar *r, const char *aor, const struct reg_contact 
 		 * not the UA's. */
 		int rc = regdb_remove(r->db, aor, e.victim, e.call_id, e.cseq + 1);
 
-		if (rc < 0 && rc != -ENOENT)
+		if (rc == -ENOENT)
+			return 0; /* gone meanwhile: never loop on it */
+		if (rc < 0)
 			return -EIO;
 	}
 }
@@ -391,6 +407,8 @@ static int update(struct registrar *r, const char *aor, const struct sip_msg *m,
 	if (regdb_begin(r->db) < 0)
 		return db_failed(r, out);
 	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (duplicate(c, i))
+			continue;
 		if (c[i].expires == 0) {
 			rc = regdb_remove(r->db, aor, c[i].uri, call_id, cseq);
 			if (rc == -ENOENT)
@@ -526,6 +544,8 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m, const struct 
 	}
 
 	/* Step 7: all contacts checked first, then applied together. */
+	if (n > REGISTRAR_CONTACTS_MAX)
+		return reply(out, 403, "Too Many Contacts");
 	if (n > 0) {
 		struct reg_contact *c = calloc(n, sizeof(*c));
 		int rc;

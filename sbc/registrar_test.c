@@ -291,6 +291,19 @@ static void test_wrong_password(void **state)
 	assert_non_null(strstr(c->out.headers, "WWW-Authenticate: Digest"));
 	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0, t, 4), 0);
 
+	/* The right password with an expired nonce: stale=true, not a failure (RFC 7616 §3.3). */
+	char nonce[128];
+	const char *n;
+
+	q.password = "s3cret";
+	assert_int_equal(handle(c, &q, NULL, T0), 401);
+	n = strstr(c->out.headers, "nonce=\"") + 7;
+	snprintf(nonce, sizeof(nonce), "%.*s", (int)strcspn(n, "\""), n);
+	assert_int_equal(handle(c, &q, nonce, T0 + 3600), 401);
+	assert_false(c->out.auth_failed);
+	assert_non_null(strstr(c->out.headers, "stale=true"));
+	assert_int_equal(handle(c, &q, nonce, T0 + 10), 200);
+
 	/* An unknown user fails the same way (nothing tells a guesser which users exist). */
 	q = (struct req){.user = "mallory", .password = "x", .contacts = q.contacts, .cseq = 1};
 	assert_int_equal(reg(c, &q, T0), 401);
@@ -478,6 +491,17 @@ static void test_two_contacts(void **state)
 
 	q.contacts = "Contact: <sip:alice@198.51.100.7>;q=1.5\r\n";
 	q.cseq = 2;
+	assert_int_equal(reg(c, &q, T0), 400);
+	/* The same Contact twice in one request counts once. */
+	q.contacts = "Contact: <sip:alice@198.51.100.7>;expires=100, <sip:alice@198.51.100.7>\r\n";
+	q.cseq = 3;
+	assert_int_equal(reg(c, &q, T0), 200);
+	assert_int_equal(count(c->out.headers, "Contact: "), 3);
+	assert_non_null(strstr(c->out.headers, "<sip:alice@198.51.100.7>;expires=100\r\n"));
+	/* "*" among other contacts (RFC 3261 §10.3 step 6). */
+	q.contacts = "Contact: <sip:alice@198.51.100.7>, *\r\n";
+	q.expires = "0";
+	q.cseq = 4;
 	assert_int_equal(reg(c, &q, T0), 400);
 }
 
