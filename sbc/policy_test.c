@@ -247,6 +247,14 @@ static void test_schema_refused(void **state)
 	sqlite3_close(e);
 	expect_load_error(c, other, EPROTO, "run `sbc-db migrate");
 
+	/* Not a database at all. */
+	snprintf(other, sizeof(other), "%s/garbage.db", c->dir);
+	FILE *f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("this is not an SQLite database, but it is long enough to have a header......\n", f);
+	fclose(f);
+	expect_load_error(c, other, EIO, "not a database");
+
 	/* Migrated by a newer release. */
 	exec_ok(c->db, "INSERT INTO schema_migrations (version, name, sha256) VALUES (2, 'next', "
 		       "'0000000000000000000000000000000000000000000000000000000000000000')");

@@ -313,6 +313,21 @@ static void test_single_owner(void **state)
 	assert_non_null(strstr(err, "in use"));
 }
 
+static void test_not_a_database(void **state)
+{
+	struct ctx *c = *state;
+	char path[160], err[512] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/garbage.db", c->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("this is not an SQLite database, but it is long enough to have a header......\n", f);
+	fclose(f);
+	assert_null(regdb_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a database"));
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct ctx *c = *state;
@@ -346,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
