@@ -473,15 +473,20 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m, const struct 
 	size_t cidlen;
 
 	memset(out, 0, sizeof(*out));
-	/* Step 1 (the Request-URI names a domain we serve) is the caller's; its host is the
-	 * domain the user is authenticated in. */
+	/* Step 1 (the Request-URI names a domain we serve) is the caller's. Its host is the domain
+	 * the user is authenticated in, except that an address (which can only be the SBC's own)
+	 * stands for the default domain, the realm: phones often register to the SBC's address,
+	 * and the proxy's lookups map that address the same way. */
 	if (sipmsg_ruri(m, &ruri) != 0)
 		return reply(out, 400, "Bad Request-URI");
-	for (size_t i = 0; i < sizeof(domain); i++) {
-		domain[i] = (char)tolower((unsigned char)ruri.host[i]);
-		if (domain[i] == '\0')
-			break;
-	}
+	if (ruri.is_ip)
+		snprintf(domain, sizeof(domain), "%s", policy_settings(r->policy)->realm);
+	else
+		for (size_t i = 0; i < sizeof(domain); i++) {
+			domain[i] = (char)tolower((unsigned char)ruri.host[i]);
+			if (domain[i] == '\0')
+				break;
+		}
 	domain[sizeof(domain) - 1] = '\0';
 
 	/* Step 3: authenticate (RFC 3261 §22). */
@@ -512,8 +517,15 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m, const struct 
 	*at = '@';
 	if (!same_user)
 		return reply(out, 403, "Forbidden");
-	if (strcmp(at + 1, domain) != 0)
+	if (strcmp(at + 1, domain) != 0 && strcasecmp(at + 1, ruri.host) != 0)
 		return reply(out, 404, "Not Found");
+	/* The binding is kept under the domain the proxy looks up ("alice@192.0.2.1" registered
+	 * to our address is "alice@<realm>"). */
+	size_t ulen = (size_t)(at + 1 - aor);
+
+	if (ulen + strlen(domain) >= sizeof(aor))
+		return reply(out, 400, "Bad To");
+	memcpy(at + 1, domain, strlen(domain) + 1);
 
 	cid = sipmsg_call_id(m, &cidlen);
 	uint32_t cseq = sipmsg_cseq(m);

@@ -143,6 +143,7 @@ struct req {
 	const char *call_id;  /* default "cid-1" */
 	uint32_t cseq;
 	const char *user_agent;
+	const char *ruri; /* Request-URI host, default example.com */
 };
 
 static struct sip_msg *build(const struct req *q, const char *nonce)
@@ -150,23 +151,27 @@ static struct sip_msg *build(const struct req *q, const char *nonce)
 	static char msg[4096];
 	char authz[1024] = "", ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], hdrs[1024] = "";
 	const char *user = q->user ? q->user : "alice";
+	const char *ruri = q->ruri ? q->ruri : "example.com";
 	char to[256];
 	struct sip_error err;
 
 	snprintf(to, sizeof(to), "%s", q->to ? q->to : "");
 	if (q->to == NULL)
 		snprintf(to, sizeof(to), "%s@example.com", user);
+	char uri[128];
+
+	snprintf(uri, sizeof(uri), "sip:%s", ruri);
 	if (nonce != NULL) {
 		const char *au = q->auth ? q->auth : user;
 
 		digest_ha1(DIGEST_ALG_MD5, au, "example.com", q->password, ha1);
 		auth_response(DIGEST_ALG_MD5, ha1, nonce, "00000001", "c0ffee", "auth", "REGISTER",
-			      "sip:example.com", resp);
+			      uri, resp);
 		snprintf(authz, sizeof(authz),
 			 "Authorization: Digest username=\"%s\", realm=\"example.com\", "
-			 "nonce=\"%s\", uri=\"sip:example.com\", response=\"%s\", algorithm=MD5, "
+			 "nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, "
 			 "qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
-			 au, nonce, resp);
+			 au, nonce, uri, resp);
 	}
 	if (q->expires)
 		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs), "Expires: %s\r\n",
@@ -175,13 +180,13 @@ static struct sip_msg *build(const struct req *q, const char *nonce)
 		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs), "User-Agent: %s\r\n",
 			 q->user_agent);
 	snprintf(msg, sizeof(msg),
-		 "REGISTER sip:example.com SIP/2.0\r\n"
+		 "REGISTER %s SIP/2.0\r\n"
 		 "Via: SIP/2.0/UDP 192.168.1.10:5062;branch=z9hG4bK%u;rport\r\n"
 		 "Max-Forwards: 70\r\n"
 		 "From: <sip:%s@example.com>;tag=f1\r\nTo: <sip:%s>\r\n"
 		 "Call-ID: %s\r\nCSeq: %u REGISTER\r\n%s%s%s"
 		 "Content-Length: 0\r\n\r\n",
-		 q->cseq, user, to, q->call_id ? q->call_id : "cid-1", q->cseq,
+		 uri, q->cseq, user, to, q->call_id ? q->call_id : "cid-1", q->cseq,
 		 q->contacts ? q->contacts : "", hdrs, authz);
 	struct sip_msg *m = sipmsg_parse(msg, strlen(msg), SIP_TRANSPORT_UDP, &err);
 
@@ -325,6 +330,19 @@ static void test_authorization(void **state)
 	assert_int_equal(registrar_lookup(c->reg, "bob@example.com", T0, t, 4), 0);
 	/* Step 5: an AOR outside the Request-URI's domain. */
 	q.to = "alice@example.net";
+	assert_int_equal(reg(c, &q, T0), 404);
+	/* Registered to the SBC's address: the default domain (the realm), where the proxy looks
+	 * it up. */
+	q.ruri = "192.0.2.1";
+	q.to = "alice@192.0.2.1";
+	assert_int_equal(reg(c, &q, T0), 200);
+	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0, t, 4), 1);
+	q.to = NULL;
+	q.cseq = 2;
+	assert_int_equal(reg(c, &q, T0), 200);
+	assert_int_equal(count(c->out.headers, "Contact: "), 1);
+	q.to = "alice@192.0.2.2";
+	q.cseq = 3;
 	assert_int_equal(reg(c, &q, T0), 404);
 }
 
