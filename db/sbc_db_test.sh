@@ -4,6 +4,7 @@
 set -eu
 SBC_DB=$1
 SRC=$2
+command -v sqlite3 >/dev/null || { echo "sbc_db_test: no sqlite3 shell, skipped"; exit 77; }
 T=$(mktemp -d /tmp/sbc_db_test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 DB=$T/policy.db
