@@ -86,7 +86,13 @@ def load(rtpload, tmp, peers, pps, secs, core):
              str(core), rtpload,
              "--bind", "%s:%d" % (addr, PORT), "--peers", path, "--pps", str(pps // 2),
              "--secs", str(secs), "--party", str(party), "--start", str(start)], stdout=subprocess.PIPE, text=True))
-    res = [json.loads(p.communicate(timeout=secs + 30)[0]) for p in procs]
+    try:
+        res = [json.loads(p.communicate(timeout=secs + 30)[0]) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     sent = sum(r["sent"] for r in res)
     got = sum(r["received"] for r in res)
     return (1.0 - got / sent if sent else 1.0, max(r["p50_us"] for r in res),
