@@ -20,6 +20,10 @@
  * work a single request can ask for. */
 #define REGISTRAR_CONTACTS_MAX 128
 
+/* The longest Contact URI accepted: what a struct registrar_target can carry. */
+#define REGISTRAR_URI_MAX sizeof(((struct registrar_target *)NULL)->uri)
+_Static_assert(REGISTRAR_URI_MAX <= REGDB_CONTACT_MAX, "regdb must hold every Contact");
+
 struct registrar {
 	struct regdb *db;
 	const struct policy *policy;
@@ -30,7 +34,7 @@ struct registrar {
 /* One Contact of a REGISTER, validated before any binding changes (RFC 3261 §10.3 step 7: the
  * request succeeds as a whole or leaves nothing behind). */
 struct reg_contact {
-	char uri[REGDB_CONTACT_MAX + 1];
+	char uri[REGISTRAR_URI_MAX];
 	uint32_t expires; /* granted, 0 = remove */
 	uint16_t q;	  /* x 1000 */
 };
@@ -226,9 +230,13 @@ static size_t read_contacts(struct registrar *r, const struct sip_msg *m, unsign
 		struct siplex_span param, value;
 		uint32_t e;
 
-		if (sipmsg_contact_uri(m, i, &uri, &len) != 0 || len == 0 ||
-		    len > REGDB_CONTACT_MAX) {
+		if (sipmsg_contact_uri(m, i, &uri, &len) != 0 || len == 0) {
 			reply(out, 400, "Bad Contact");
+			return 0;
+		}
+		/* It must fit whole where the proxy takes it as a Request-URI. */
+		if (len >= REGISTRAR_URI_MAX) {
+			reply(out, 400, "Contact Too Long");
 			return 0;
 		}
 		/* RFC 3261 §10.3 step 6: "*" only alone (checked by the caller for element 0). */

@@ -516,6 +516,13 @@ static void test_two_contacts(void **state)
 	assert_int_equal(reg(c, &q, T0), 200);
 	assert_int_equal(count(c->out.headers, "Contact: "), 3);
 	assert_non_null(strstr(c->out.headers, "<sip:alice@198.51.100.7>;expires=100\r\n"));
+	/* Longer than a Request-URI the proxy can carry. */
+	char longc[700];
+
+	snprintf(longc, sizeof(longc), "Contact: <sip:alice@198.51.100.7;x=%0600d>\r\n", 0);
+	q.contacts = longc;
+	q.cseq = 4;
+	assert_int_equal(reg(c, &q, T0), 400);
 	/* "*" among other contacts (RFC 3261 §10.3 step 6). */
 	q.contacts = "Contact: <sip:alice@198.51.100.7>, *\r\n";
 	q.expires = "0";
