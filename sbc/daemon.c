@@ -14,6 +14,7 @@
 #include "log.h"
 #include "loop.h"
 #include "policy.h"
+#include "keepalive.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "registrar.h"
@@ -32,7 +33,8 @@ struct daemon {
 	struct registrar *reg;
 	struct proxy *proxy;
 	struct ctlsock *ctl;
-	struct loop_timer expire_timer;
+	struct keepalive *ka;
+	struct loop_timer expire_timer, ka_timer;
 };
 
 /* The HA1 lookup the authenticator uses: the policy's users. */
@@ -90,6 +92,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 
 	ratelimit_cfg_of(np, &rc);
 	ratelimit_reconfigure(d->limit, &rc);
+	keepalive_set_interval(d->ka, policy_settings(np)->keepalive_interval);
 	registrar_set_policy(d->reg, np);
 	proxy_set_policy(d->proxy, np);
 	policy_free(d->policy);
@@ -119,6 +122,11 @@ static json_t *ctl_stats(void *arg, const json_t *req, const char **error)
 	json_object_set_new(o, "tcp_connections", json_integer((json_int_t)ts.conns_open));
 	json_object_set_new(o, "rate_limited", json_integer((json_int_t)ts.rate_limited));
 	json_object_set_new(o, "bans", json_integer((json_int_t)rs.bans));
+	struct keepalive_stats ks;
+
+	keepalive_get_stats(d->ka, &ks);
+	json_object_set_new(o, "keepalives_sent", json_integer((json_int_t)ks.sent));
+	json_object_set_new(o, "keepalives_answered", json_integer((json_int_t)ks.answered));
 	json_object_set_new(o, "config_version",
 			    json_integer((json_int_t)policy_config_version(d->policy)));
 	return o;
@@ -228,6 +236,43 @@ static void on_expire(struct loop *lp, void *arg)
 	loop_timer_start(lp, &d->expire_timer, DAEMON_EXPIRE_MS);
 }
 
+/* --- NAT keepalives -------------------------------------------------------------------------- */
+
+static int ka_send(void *arg, const struct addr_port *dst, enum sip_transport t, uint64_t conn_id,
+		   const char *buf, size_t len)
+{
+	struct daemon *d = arg;
+
+	return proxy_send_raw(d->proxy, dst, t, conn_id, buf, len);
+}
+
+static void ka_foreach(void *arg, void (*fn)(void *fnarg, const struct registrar_target *t),
+		       void *fnarg)
+{
+	struct daemon *d = arg;
+
+	registrar_foreach_natted(d->reg, (uint64_t)time(NULL), fn, fnarg);
+}
+
+static bool ka_stray(void *arg, const char *call_id, size_t len, int status)
+{
+	struct daemon *d = arg;
+
+	return keepalive_response(d->ka, call_id, len, status);
+}
+
+static void on_keepalive(struct loop *lp, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = loop_now(lp), next = keepalive_run(d->ka, now);
+
+	/* Off (UINT64_MAX): look again in a minute, a reload may switch keepalives on. */
+	loop_timer_start(lp, &d->ka_timer,
+			 next == UINT64_MAX ? 60000
+			 : next > now	    ? next - now
+					    : 1);
+}
+
 int daemon_check(const struct daemon_opts *o)
 {
 	char err[512];
@@ -312,6 +357,8 @@ int daemon_run(const struct daemon_opts *o)
 			       .loop = d.loop};
 
 	memcpy(pc.self, o->listen, o->nlisten * sizeof(o->listen[0]));
+	pc.stray_response = ka_stray;
+	pc.stray_arg = &d;
 	d.proxy = proxy_new(&pc);
 	if (d.proxy == NULL) {
 		LOG_ERR("proxy: %s", strerror(errno));
@@ -330,6 +377,23 @@ int daemon_run(const struct daemon_opts *o)
 		LOG_ERR("signals: %s", strerror(errno));
 		goto out;
 	}
+	char local[ADDR_STRLEN];
+	struct keepalive_cfg kc = {
+		.interval_s = policy_settings(d.policy)->keepalive_interval,
+		.local = addr_port_format(&o->listen[0], local, sizeof(local)),
+		.send = ka_send,
+		.send_arg = &d,
+		.foreach = ka_foreach,
+		.foreach_arg = &d,
+	};
+
+	d.ka = keepalive_new(&kc);
+	if (d.ka == NULL) {
+		LOG_ERR("keepalive: %s", strerror(errno));
+		goto out;
+	}
+	loop_timer_init(&d.ka_timer, on_keepalive, &d);
+	loop_timer_start(d.loop, &d.ka_timer, 1000);
 	loop_timer_init(&d.expire_timer, on_expire, &d);
 	loop_timer_start(d.loop, &d.expire_timer, DAEMON_EXPIRE_MS);
 	LOG_NOTICE("sbc-sip running (policy config_version %llu)",
@@ -342,6 +406,7 @@ out:
 		ctlsock_free(d.ctl);
 	}
 	proxy_free(d.proxy);
+	keepalive_free(d.ka);
 	registrar_free(d.reg);
 	transport_free(d.tp);
 	auth_free(d.auth);

@@ -833,7 +833,14 @@ void proxy_recv(struct proxy *p, const char *buf, size_t len, const struct addr_
 	}
 	p->cur = m;
 	p->cur_src = peer;
-	txn_input(p->tl, &tm, buf, len, &peer);
+	int r = txn_input(p->tl, &tm, buf, len, &peer);
+
+	if (r == TXN_INPUT_STATELESS && !tm.is_request && p->cfg.stray_response != NULL) {
+		size_t clen;
+		const char *cid = sipmsg_call_id(m, &clen);
+
+		p->cfg.stray_response(p->cfg.stray_arg, cid, clen, tm.status);
+	}
 	sipmsg_free(p->cur); /* NULL when a fork took it */
 	p->cur = NULL;
 }

@@ -4,6 +4,7 @@
 #ifndef SBC_PROXY_H
 #define SBC_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,10 @@ struct proxy_cfg {
 	struct ratelimit *limit; /* for counting failed authentications; may be NULL */
 	struct transport *transport;
 	struct loop *loop;
+	/* Responses no transaction claims go here first (the keepalive OPTIONS answers); returns
+	 * true when it took the response. Optional. */
+	bool (*stray_response)(void *arg, const char *call_id, size_t len, int status);
+	void *stray_arg;
 };
 
 /* Creates the proxy and its transaction layer. Returns NULL with errno. */
