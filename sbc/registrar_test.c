@@ -592,6 +592,32 @@ static void test_natted(void **state)
 	json_decref(d);
 }
 
+static void test_targets(void **state)
+{
+	struct ctx *c = *state;
+	struct registrar_target t[4];
+	char ap[ADDR_STRLEN];
+	struct req q = {.password = "s3cret",
+			.contacts = "Contact: <sip:alice@[2001:db8::7]:5070>;q=0.9, "
+				    "<sips:alice@198.51.100.7>;q=0.8, "
+				    "<sip:alice@phone.example.net:5080>;q=0.7\r\n",
+			.cseq = 1};
+
+	assert_int_equal(reg(c, &q, T0), 200);
+	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0, t, 4), 3);
+	assert_string_equal(addr_port_format(&t[0].dst, ap, sizeof(ap)), "[2001:db8::7]:5070");
+	assert_int_equal(t[0].transport, SIP_TRANSPORT_UDP);
+	/* sips: TLS on 5061 (RFC 3263 §4.2 default port). */
+	assert_string_equal(addr_port_format(&t[1].dst, ap, sizeof(ap)), "198.51.100.7:5061");
+	assert_int_equal(t[1].transport, SIP_TRANSPORT_TLS);
+	/* A name is not resolved on the loop: the path the REGISTER came by. */
+	assert_string_equal(addr_port_format(&t[2].dst, ap, sizeof(ap)), "203.0.113.5:40000");
+	/* The user part is compared unescaped. */
+	assert_int_equal(registrar_lookup(c->reg, "%61lice@example.com", T0, t, 4), 3);
+	assert_int_equal(registrar_lookup(c->reg, "Alice@example.com", T0, t, 4), 0);
+	assert_int_equal(registrar_lookup(c->reg, "nobody", T0, t, 4), 0);
+}
+
 static void count_natted(void *arg, const struct registrar_target *t)
 {
 	size_t *n = arg;
@@ -656,6 +682,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_contacts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_natted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_and_conn, setup, teardown),
 	};
 
