@@ -184,6 +184,17 @@ static void fork_maybe_free(struct proxy_fork *f)
 	free(f);
 }
 
+static void cancel_branch(struct proxy *p, struct proxy_branch *b);
+
+/* RFC 3261 §16.8: an INVITE branch that rang too long without a final answer is cancelled. */
+static void ops_timer_c(void *arg, struct txn *ct)
+{
+	struct proxy_branch *b = txn_user(ct);
+
+	if (b != NULL && !b->done && !b->cancelled)
+		cancel_branch(arg, b);
+}
+
 static void ops_terminated(void *arg, struct txn *t)
 {
 	void *u = txn_user(t);
@@ -362,6 +373,26 @@ static bool hop_of(const struct sip_host *h, enum sip_transport t, struct txn_pe
 	return true;
 }
 
+/* Sends a CANCEL for branch b, built from the request as forwarded (RFC 3261 §9.1). */
+static void cancel_branch(struct proxy *p, struct proxy_branch *b)
+{
+	size_t rlen, clen;
+	const char *rq = b->ct != NULL ? txn_request(b->ct, &rlen) : NULL;
+	struct sip_error err;
+	struct sip_msg *fw = rq != NULL ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
+	char *cancel = fw != NULL ? sipmsg_cancel_for(fw, &clen) : NULL;
+	struct txn_msg cm;
+
+	if (cancel != NULL && facts_of(fw, &cm) == 0) {
+		snprintf(cm.method, sizeof(cm.method), "CANCEL");
+		/* Its 200 needs no handling: the new transaction has no user data. */
+		txn_client_new(p->tl, &cm, cancel, clen, txn_peer(b->ct));
+		b->cancelled = true;
+	}
+	free(cancel);
+	sipmsg_free(fw);
+}
+
 /* --- request handling ----------------------------------------------------------------------- */
 
 static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg *m)
@@ -389,29 +420,8 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 		if (b->done || b->cancelled || b->ct == NULL)
 			continue;
 		b->cancel_wanted = true;
-		if (b->status >= 100) {
-			size_t rlen, clen;
-			const char *rq = txn_request(b->ct, &rlen);
-			struct sip_error err;
-			struct sip_msg *fw =
-				rq ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
-			char *cancel = fw ? sipmsg_cancel_for(fw, &clen) : NULL;
-
-			if (cancel != NULL) {
-				struct txn_msg cm;
-
-				if (facts_of(fw, &cm) == 0) {
-					snprintf(cm.method, sizeof(cm.method), "CANCEL");
-					struct txn *ct = txn_client_new(p->tl, &cm, cancel, clen,
-									txn_peer(b->ct));
-
-					(void)ct; /* its 200 needs no handling: user data stays NULL */
-				}
-				b->cancelled = true;
-			}
-			free(cancel);
-			sipmsg_free(fw);
-		}
+		if (b->status >= 100)
+			cancel_branch(p, b);
 	}
 }
 
@@ -422,22 +432,8 @@ static void cancel_others(struct proxy *p, struct proxy_fork *f, const struct pr
 
 		if (b == keep || b->done || b->cancelled || b->ct == NULL || b->status < 100)
 			continue;
-		size_t rlen, clen;
-		const char *rq = txn_request(b->ct, &rlen);
-		struct sip_error err;
-		struct sip_msg *fw = rq ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
-		char *cancel = fw ? sipmsg_cancel_for(fw, &clen) : NULL;
-		struct txn_msg cm;
-
-		if (cancel != NULL && facts_of(fw, &cm) == 0) {
-			snprintf(cm.method, sizeof(cm.method), "CANCEL");
-			txn_client_new(p->tl, &cm, cancel, clen, txn_peer(b->ct));
-			b->cancelled = true;
-		}
-		free(cancel);
-		sipmsg_free(fw);
+		cancel_branch(p, b);
 	}
-	(void)p;
 }
 
 /* The domain a URI host stands for: our own address means the default domain (the realm). */
@@ -731,7 +727,8 @@ static void ops_response(void *arg, struct txn *ct, int status, const struct txn
 	if (status >= 200)
 		b->done = true;
 	if (status < 200 && b->cancel_wanted && !b->cancelled) {
-		cancel_others(p, f, NULL);
+		/* The CANCEL waited for this first provisional (RFC 3261 §9.1). */
+		cancel_branch(p, b);
 		return;
 	}
 	if (m != NULL) {
@@ -884,6 +881,7 @@ struct proxy *proxy_new(const struct proxy_cfg *cfg)
 		.make_ack = ops_ack,
 		.request = ops_request,
 		.response = ops_response,
+		.timer_c = ops_timer_c,
 		.terminated = ops_terminated,
 	};
 
@@ -905,7 +903,9 @@ void proxy_free(struct proxy *p)
 {
 	if (p == NULL)
 		return;
-	txn_layer_free(p->tl); /* no callbacks: forks still referenced are leaked below */
+	/* Every transaction ends with its terminated upcall first, so the forks are freed. */
+	txn_layer_shutdown(p->tl);
+	txn_layer_free(p->tl);
 	dialog_table_free(p->dialogs);
 	free(p);
 }
