@@ -50,6 +50,7 @@ static void usage(FILE *f)
 		"one\n"
 		"                                 line from standard input\n"
 		"  user del DB USER@DOMAIN        remove a user\n"
+		"  user list DB                   users with realm, state and stored algorithms\n"
 		"  status DB                      schema version, config_version and contents\n"
 		"\n"
 		"options:\n"
@@ -450,6 +451,33 @@ out:
 	return ret;
 }
 
+static int cmd_user_list(const struct schema *s, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = open_current(path, s, SQLITE_OPEN_READONLY);
+	int ret = 0;
+
+	if (db == NULL)
+		return 1;
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT username || '@' || domain || ' realm=' || realm || "
+		    "CASE WHEN enabled THEN '' ELSE ' disabled' END || ' ha1=' || "
+		    "trim(CASE WHEN ha1_sha256 IS NOT NULL THEN 'SHA-256,' ELSE '' END || "
+		    "CASE WHEN ha1_md5 IS NOT NULL THEN 'MD5' ELSE '' END, ',') "
+		    "FROM users ORDER BY domain, username",
+		    -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "sbc-db: %s: %s\n", path, sqlite3_errmsg(db));
+		ret = 1;
+	} else {
+		while (sqlite3_step(st) == SQLITE_ROW)
+			printf("%s\n", (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ret;
+}
+
 static void print_rows(sqlite3 *db, const char *title, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -630,6 +658,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "sbc-db: users live in the policy database\n");
 			else
 				ret = cmd_user_del(&s, argv[a + 1], argv[a + 2]);
+		}
+	} else if (strcmp(cmd, "user") == 0 && a < argc && strcmp(argv[a], "list") == 0) {
+		if (need_args(argc, a + 1, 1, "user list") == 0) {
+			if (strcmp(s.name, "policy") != 0)
+				fprintf(stderr, "sbc-db: users live in the policy database\n");
+			else
+				ret = cmd_user_list(&s, argv[a + 1]);
 		}
 	} else {
 		fprintf(stderr, "sbc-db: unknown command '%s' (see --help)\n", cmd);

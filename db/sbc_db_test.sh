@@ -61,6 +61,9 @@ want_md5=$(printf 'bob:sbc.local:s3cret' | md5sum | cut -d' ' -f1)
 "$SBC_DB" user add "$DB" bob@example.com other --disabled >"$T/out" || fail "user update"
 grep -q "updated user bob@example.com" "$T/out" || fail "user update output"
 expect_fail "not USER@DOMAIN" "$SBC_DB" user add "$DB" nodomain pw
+"$SBC_DB" user list "$DB" >"$T/out" || fail "user list"
+grep -q "^bob@example.com realm=sbc.local disabled ha1=SHA-256,MD5$" "$T/out" || fail "user list: $(cat "$T/out")"
+grep -q "^1001@sbc.local realm=sbc.local ha1=SHA-256,MD5$" "$T/out" || fail "user list demo"
 "$SBC_DB" user del "$DB" bob@example.com >/dev/null || fail "user del"
 expect_fail "no user" "$SBC_DB" user del "$DB" bob@example.com
 
