@@ -548,6 +548,16 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 		handle_cancel(p, st, m);
 		return;
 	}
+	/* RFC 3261 §16.3 step 4 / §16.6 step 8: a request that already went through us comes back
+	 * in a loop (an SBC has no legitimate spirals through itself): 482. */
+	for (unsigned int i = 0; i < sipmsg_via_count(m); i++) {
+		struct sip_via v;
+
+		if (sipmsg_via(m, i, &v) == 0 && is_self_host(p, &v.sent_by) && st != NULL) {
+			reply(p, st, m, NULL, 482, NULL);
+			return;
+		}
+	}
 	fixup_apply(m, &nc, policy_settings(pol)->nat_test_mask, &fx);
 	const struct policy_trunk *trunk = policy_trunk_by_source(pol, &src->addr);
 
