@@ -39,6 +39,51 @@ struct reg_contact {
 	uint16_t q;	  /* x 1000 */
 };
 
+struct conn_ids {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static int collect_conn(void *arg, const struct regdb_binding *b)
+{
+	struct conn_ids *c = arg;
+
+	if (b->transport == SIP_TRANSPORT_UDP || b->conn_id == 0)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		uint64_t *ids = realloc(c->ids, cap * sizeof(*ids));
+
+		if (ids == NULL)
+			return 1;
+		c->ids = ids;
+		c->cap = cap;
+	}
+	c->ids[c->n++] = b->conn_id;
+	return 0;
+}
+
+/* The connections of a previous run are gone, and the transport numbers its new ones from 1
+ * again: a stale id could name another phone's connection. UDP bindings keep theirs (it names
+ * the listening socket, which the NAT's filtering expects to hear from again). Collected first,
+ * changed after, so that no row changes under the reading statement. */
+static void forget_connections(struct registrar *r)
+{
+	struct conn_ids c = {0};
+
+	if (regdb_load_all(r->db, 0, collect_conn, &c) < 0)
+		LOG_WARN("registrar: cannot read connections: %s", regdb_errmsg(r->db));
+	if (c.n > 0)
+		LOG_INFO("registrar: forgetting %zu connection(s) of the previous run", c.n);
+	for (size_t i = 0; i < c.n; i++)
+		if (regdb_conn_closed(r->db, c.ids[i]) < 0) {
+			LOG_WARN("registrar: cannot forget connection %llu: %s",
+				 (unsigned long long)c.ids[i], regdb_errmsg(r->db));
+			break;
+		}
+	free(c.ids);
+}
+
 struct registrar *registrar_new(const char *path, const struct policy *policy, struct auth *auth,
 				char *err, size_t errlen)
 {
@@ -71,6 +116,7 @@ struct registrar *registrar_new(const char *path, const struct policy *policy, s
 		LOG_WARN("registrar: %s: cannot count bindings: %s", path, regdb_errmsg(r->db));
 	else
 		LOG_INFO("registrar: %s: %d binding(s) restored", path, n);
+	forget_connections(r);
 	return r;
 }
 

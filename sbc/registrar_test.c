@@ -643,9 +643,11 @@ static void test_restart_and_conn(void **state)
 	c->src.transport = SIP_TRANSPORT_TCP;
 	c->src.conn_id = 42;
 	assert_int_equal(reg(c, &q, T0), 200);
+	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0, t, 4), 1);
+	assert_int_equal(t[0].conn_id, 42);
 	c->fx.natted = 0;
 	c->src.transport = SIP_TRANSPORT_UDP;
-	c->src.conn_id = 0;
+	c->src.conn_id = 7; /* the UDP socket it came in on */
 	assert_int_equal(reg(c, &b, T0), 200);
 	registrar_foreach_natted(c->reg, T0, count_natted, &n);
 	assert_int_equal(n, 1);
@@ -654,19 +656,32 @@ static void test_restart_and_conn(void **state)
 	registrar_free(c->reg);
 	open_registrar(c);
 	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0 + 5, t, 4), 1);
+	assert_string_equal(t[0].uri, "sip:alice@192.168.1.10:5062;transport=tcp");
 	assert_true(t[0].natted);
 	assert_int_equal(t[0].transport, SIP_TRANSPORT_TCP);
-	assert_int_equal(t[0].conn_id, 42);
+	/* The TCP connection died with the old process; its id could name a new one. */
+	assert_int_equal(t[0].conn_id, 0);
 	assert_int_equal(registrar_lookup(c->reg, "bob@example.com", T0 + 5, t, 4), 1);
+	assert_int_equal(t[0].conn_id, 7);
 	json_t *d = registrar_dump(c->reg, T0 + 5);
 
 	assert_int_equal(json_array_size(d), 2);
 	json_decref(d);
 
-	/* The TCP connection closes: the binding stays, without a connection to reuse. */
-	registrar_conn_closed(c->reg, 42);
-	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0 + 6, t, 4), 1);
+	/* The phone reconnects and registers again; then that connection closes: the binding
+	 * stays, without a connection to reuse. */
+	c->fx.natted = 1;
+	c->src.transport = SIP_TRANSPORT_TCP;
+	c->src.conn_id = 3;
+	q.cseq = 2;
+	assert_int_equal(reg(c, &q, T0 + 10), 200);
+	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0 + 10, t, 4), 1);
+	assert_int_equal(t[0].conn_id, 3);
+	registrar_conn_closed(c->reg, 3);
+	assert_int_equal(registrar_lookup(c->reg, "alice@example.com", T0 + 11, t, 4), 1);
 	assert_int_equal(t[0].conn_id, 0);
+	assert_int_equal(registrar_lookup(c->reg, "bob@example.com", T0 + 11, t, 4), 1);
+	assert_int_equal(t[0].conn_id, 7);
 }
 
 int main(void)
