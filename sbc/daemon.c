@@ -279,7 +279,7 @@ int daemon_check(const struct daemon_opts *o)
 	struct policy *pol = policy_load(o->policy_path, err, sizeof(err));
 
 	if (pol == NULL) {
-		fprintf(stderr, "sbc-sip: policy %s: %s\n", o->policy_path, err);
+		fprintf(stderr, "sbc-sip: %s\n", err);
 		return 1;
 	}
 	const struct policy_settings *s = policy_settings(pol);
@@ -305,7 +305,7 @@ int daemon_run(const struct daemon_opts *o)
 
 	d.policy = policy_load(o->policy_path, err, sizeof(err));
 	if (d.policy == NULL) {
-		LOG_ERR("policy %s: %s", o->policy_path, err);
+		LOG_ERR("%s", err);
 		return 1;
 	}
 	struct ratelimit_config rc_cfg;
