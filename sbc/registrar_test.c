@@ -419,6 +419,16 @@ static void test_expiry(void **state)
 	q.cseq = 2;
 	assert_int_equal(reg(c, &q, T0 + 200), 200);
 	assert_non_null(strstr(c->out.headers, ";expires=600\r\n"));
+
+	/* Each Contact's own parameter, across elements and header lines. */
+	q.contacts = "Contact: <sip:alice@198.51.100.1>, <sip:alice@198.51.100.2>;expires=120\r\n"
+		     "Contact: sip:alice@198.51.100.3;expires=200\r\n";
+	q.expires = NULL;
+	q.cseq = 3;
+	assert_int_equal(reg(c, &q, T0 + 300), 200);
+	assert_non_null(strstr(c->out.headers, "<sip:alice@198.51.100.1>;expires=3600\r\n"));
+	assert_non_null(strstr(c->out.headers, "<sip:alice@198.51.100.2>;expires=120\r\n"));
+	assert_non_null(strstr(c->out.headers, "<sip:alice@198.51.100.3>;expires=200\r\n"));
 }
 
 static void test_min_max(void **state)
