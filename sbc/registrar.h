@@ -20,9 +20,9 @@ struct registrar;
 
 /* How a REGISTER arrived. */
 struct registrar_src {
-	struct addr_port addr;         /* source address:port */
+	struct addr_port addr; /* source address:port */
 	enum sip_transport transport;
-	uint64_t conn_id;              /* transport socket/connection id, for replies and reuse */
+	uint64_t conn_id;	       /* transport socket/connection id, for replies and reuse */
 	const struct fixup_result *fx; /* the NAT verdict: fx->natted and fx->received_uri */
 };
 
@@ -37,10 +37,10 @@ struct registrar_reply {
 
 /* One place to send a request for an AOR. */
 struct registrar_target {
-	char uri[512];                /* the Contact URI as registered: the new Request-URI */
-	struct addr_port dst;         /* where to send: the received path for NAT'd UAs */
+	char uri[512];	      /* the Contact URI as registered: the new Request-URI */
+	struct addr_port dst; /* where to send: the received path for NAT'd UAs */
 	enum sip_transport transport;
-	uint64_t conn_id;             /* for TCP: the UA's connection (0: none known) */
+	uint64_t conn_id; /* for TCP: the UA's connection (0: none known) */
 	bool natted;
 };
 
