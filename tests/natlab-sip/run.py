@@ -291,6 +291,23 @@ class Lab:
         err = self.wait_sipp(caller, callee)
         if err:
             raise Fail(what + "\n" + err)
+        self.routed(caller, callee)
+
+    def routed(self, *ps):
+        """In-dialog requests (BYE, re-INVITE) must carry the Record-Route set back to the proxy
+        as a Route header. SIPp sends every request to the socket it talks to, so a proxy that
+        does not record-route would still see them; the Route header shows it did."""
+        if self.mode == "direct":
+            return
+        for p in ps:
+            for req in sent_requests(p.base + ".msg"):
+                first = req[0].split(" ")[0]
+                has_tag = any(h.lower().startswith("to:") and ";tag=" in h for h in req)
+                if first in ("BYE", "INVITE") and has_tag:
+                    if not any(h.lower().startswith("route:") and SBC in h for h in req):
+                        raise Fail("%s sent an in-dialog %s without a Route to the proxy "
+                                   "(no Record-Route from it?):\n%s" % (
+                                       p.what, first, "".join("#   %s\n" % h for h in req)))
 
     def inbound(self, uac, uas, what, register=True):
         """The carrier calls the registered phone; the INVITE must come through the phone's NAT
@@ -311,6 +328,7 @@ class Lab:
         err = self.wait_sipp(caller, callee)
         if err:
             raise Fail(what + "\n" + err)
+        self.routed(caller, callee)
 
     def c_nat(self):
         a = self.udp_mapping(27910, CARRIER, 9999)
@@ -596,6 +614,29 @@ INSERT INTO routes (prefix, trunk, note) VALUES ('', 'carrier', 'default route')
         raise RuntimeError("policy database lacks the carrier trunk:\n" + status)
 
 
+def sent_requests(path):
+    """The header lines of each request SIPp logged as sent in a -message_file."""
+    out = []
+    try:
+        with open(path, errors="replace") as f:
+            blocks = f.read().split("message sent")
+    except OSError:
+        return out
+    for b in blocks[1:]:
+        lines = [line.strip() for line in b.splitlines()[1:]]
+        while lines and not lines[0]:
+            lines.pop(0)
+        if not lines or lines[0].startswith("SIP/2.0"):
+            continue
+        hdrs = []
+        for line in lines:
+            if not line:
+                break
+            hdrs.append(line)
+        out.append(hdrs)
+    return out
+
+
 def has_daemon(sbc_sip):
     try:
         r = subprocess.run([sbc_sip, "--help"], stdout=subprocess.PIPE,
@@ -609,6 +650,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=("sbc", "kamailio", "direct"), default="sbc")
     ap.add_argument("--only", default="", help="comma-separated check names")
+    ap.add_argument("--keep", metavar="DIR", help="copy the logs of the run to DIR")
     ap.add_argument("sbc_sip")
     ap.add_argument("sbc_db")
     a = ap.parse_args()
@@ -655,6 +697,10 @@ def main():
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         print("FAIL: lab set-up: %s" % e)
     finally:
+        if a.keep:
+            for p in list(lab.procs):
+                lab.stop(p, wait=3)
+            shutil.copytree(lab.tmp, a.keep, dirs_exist_ok=True)
         lab.cleanup()
     return rc
 
