@@ -292,6 +292,22 @@ class Lab:
         if err:
             raise Fail(what + "\n" + err)
         self.routed(caller, callee)
+        self.no_dialogs_left(what)
+
+    def no_dialogs_left(self, what):
+        """Every call has ended (BYE, CANCEL or a failure response): the proxy's dialog table
+        must empty itself within a few seconds, or dialogs leak."""
+        if not (self.proxy and self.proxy.has_ctl):
+            return
+        deadline = time.monotonic() + 6
+        while True:
+            left = self.proxy.ctl("dialogs").get("dialogs")
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise Fail("%s: %d dialog(s) still in the proxy 6 s after the call ended: %s"
+                           % (what, len(left), json.dumps(left)[:600]))
+            time.sleep(0.3)
 
     def routed(self, *ps):
         """In-dialog requests (BYE, re-INVITE) must carry the Record-Route set back to the proxy
@@ -329,6 +345,7 @@ class Lab:
         if err:
             raise Fail(what + "\n" + err)
         self.routed(caller, callee)
+        self.no_dialogs_left(what)
 
     def c_nat(self):
         a = self.udp_mapping(27910, CARRIER, 9999)
@@ -364,6 +381,16 @@ class Lab:
             if err:
                 raise Fail("no keepalive OPTIONS reached the phone's registration socket "
                            "through its NAT binding within 12 s\n" + err)
+            if self.proxy.has_ctl:
+                time.sleep(0.5)  # the 200 may still be on its way to the proxy
+                st = self.proxy.ctl("stats")
+                flat = json.dumps(st)
+                sent = find_key(st, "keepalives_sent")
+                answered = find_key(st, "keepalives_answered")
+                if not sent or not answered:
+                    raise Fail("the phone answered an OPTIONS but stats count keepalives "
+                               "sent=%s answered=%s: %s" % (sent, answered, flat[:400]))
+                return "keepalives sent=%s answered=%s" % (sent, answered)
         finally:
             self.proxy.set_keepalive(False)
         return None
@@ -612,6 +639,23 @@ INSERT INTO routes (prefix, trunk, note) VALUES ('', 'carrier', 'default route')
     status = sh(lab.sbc_db, "status", path, capture=True)
     if "carrier" not in status:
         raise RuntimeError("policy database lacks the carrier trunk:\n" + status)
+
+
+def find_key(obj, key):
+    """The value of key anywhere in a JSON reply (stats group their counters)."""
+    if isinstance(obj, dict):
+        if key in obj:
+            return obj[key]
+        for v in obj.values():
+            r = find_key(v, key)
+            if r is not None:
+                return r
+    elif isinstance(obj, list):
+        for v in obj:
+            r = find_key(v, key)
+            if r is not None:
+                return r
+    return None
 
 
 def sent_requests(path):
