@@ -182,6 +182,29 @@ static void flow_event(struct worker *w, const struct session_flow *f, uint16_t 
 	event(w, &ev);
 }
 
+/* Incremental checksum update (RFC 1624 eqn. 3): HC' = ~(~HC + ~m + m') in ones' complement
+ * arithmetic, one term per changed 16-bit word. Words are taken in the host's byte order straight
+ * from the packet, which is fine because the ones' complement sum commutes with byte swapping
+ * (RFC 1071 §2(B)); acc collects the ~m + m' terms. */
+static inline uint32_t csum_delta16(uint32_t acc, uint16_t old, uint16_t new_)
+{
+	return acc + (uint16_t)~old + new_;
+}
+
+static inline uint32_t csum_delta32(uint32_t acc, uint32_t old, uint32_t new_)
+{
+	acc = csum_delta16(acc, (uint16_t)old, (uint16_t)new_);
+	return csum_delta16(acc, (uint16_t)(old >> 16), (uint16_t)(new_ >> 16));
+}
+
+static inline uint16_t csum_apply(uint16_t hc, uint32_t acc)
+{
+	acc += (uint16_t)~hc;
+	acc = (acc & 0xffff) + (acc >> 16);
+	acc = (acc & 0xffff) + (acc >> 16);
+	return (uint16_t)~acc;
+}
+
 static void drop(struct rte_mbuf *m)
 {
 	rte_pktmbuf_free(m);
@@ -213,8 +236,48 @@ static const uint8_t *dest_mac(struct worker *w, struct session_flow *peer, uint
 	return mac;
 }
 
+/* Rewrites addresses, TTL and ports towards the destination, with both checksums right (never an
+ * offload: the lab's veths and af_packet do not complete partial checksums). The IPv4 header
+ * checksum was verified by classify_frame, so it is updated incrementally (RFC 1624); so is the
+ * UDP checksum when it was verified (udp_verified: in software or by the NIC) and present. A UDP
+ * datagram that came without a checksum (0, RFC 768) gets a full one. */
+static void rewrite_l3l4(struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t src_ip,
+			 uint32_t dst_ip, uint16_t sport, uint16_t dport, bool udp_verified)
+{
+	uint16_t old_ttl, new_ttl;
+	uint32_t acc;
+
+	memcpy(&old_ttl, &ip->time_to_live, 2); /* TTL and protocol: one 16-bit word */
+	ip->time_to_live = OUT_TTL;
+	memcpy(&new_ttl, &ip->time_to_live, 2);
+	acc = csum_delta32(0, ip->src_addr, src_ip);
+	acc = csum_delta32(acc, ip->dst_addr, dst_ip);
+	ip->hdr_checksum = csum_apply(ip->hdr_checksum, csum_delta16(acc, old_ttl, new_ttl));
+	if (udp_verified && udp->dgram_cksum != 0) {
+		uint16_t c;
+
+		/* The pseudo header's addresses and the two ports change; the rest does not. */
+		acc = csum_delta16(acc, udp->src_port, sport);
+		acc = csum_delta16(acc, udp->dst_port, dport);
+		c = csum_apply(udp->dgram_cksum, acc);
+		ip->src_addr = src_ip;
+		ip->dst_addr = dst_ip;
+		udp->src_port = sport;
+		udp->dst_port = dport;
+		/* A computed 0 is sent as all ones: 0 means "no checksum" (RFC 768). */
+		udp->dgram_cksum = c ? c : 0xffff;
+		return;
+	}
+	ip->src_addr = src_ip;
+	ip->dst_addr = dst_ip;
+	udp->src_port = sport;
+	udp->dst_port = dport;
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
 static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classify_result *cr,
-		      uint64_t now_ms)
+		      bool udp_verified, uint64_t now_ms)
 {
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
 	struct session_flow *f, *peer;
@@ -309,17 +372,8 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	memcpy(frame + 6, w->cfg.media_mac, 6);
 	ip = (struct rte_ipv4_hdr *)(frame + cr->l3_off);
 	udp = (struct rte_udp_hdr *)(frame + cr->l4_off);
-	ip->src_addr = w->cfg.media_ip;
-	ip->dst_addr = dst.ip.v4.s_addr;
-	ip->time_to_live = OUT_TTL;
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(out_port);
-	udp->dst_port = rte_cpu_to_be_16(dst.port);
-	/* The full UDP checksum (RFC 768), never an offload: the lab's veths and af_packet do not
-	 * complete partial checksums. */
-	udp->dgram_cksum = 0;
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	rewrite_l3l4(ip, udp, w->cfg.media_ip, dst.ip.v4.s_addr, rte_cpu_to_be_16(out_port),
+		     rte_cpu_to_be_16(dst.port), udp_verified);
 	m->ol_flags = 0;
 	session_counter_add(&peer->pkts_out, 1);
 	session_counter_add(&peer->bytes_out, cr->payload_len);
@@ -372,6 +426,7 @@ unsigned worker_poll(struct worker *w, uint64_t now_ms)
 		struct rte_mbuf *m = pkts[i];
 		struct classify_result cr;
 		uint32_t flags = 0;
+		bool nic_good;
 
 		if (i + 1 < nrx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -380,13 +435,14 @@ unsigned worker_poll(struct worker *w, uint64_t now_ms)
 			drop(m);
 			continue;
 		}
-		if (w->cfg.sw_udp_csum &&
-		    (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		nic_good =
+			(m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		if (w->cfg.sw_udp_csum && !nic_good)
 			flags |= CLASSIFY_F_UDP_CSUM;
 		switch (classify_frame(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, flags,
 				       &cr)) {
 		case CLASSIFY_UDP4:
-			relay_udp(w, m, &cr, now_ms);
+			relay_udp(w, m, &cr, nic_good || (flags & CLASSIFY_F_UDP_CSUM), now_ms);
 			break;
 		case CLASSIFY_ARP:
 		case CLASSIFY_ICMP4:
