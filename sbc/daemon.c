@@ -8,6 +8,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "ctlsock.h"
@@ -15,6 +19,8 @@
 #include "loop.h"
 #include "policy.h"
 #include "keepalive.h"
+#include "media.h"
+#include "ng_client.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "registrar.h"
@@ -34,6 +40,11 @@ struct daemon {
 	struct proxy *proxy;
 	struct ctlsock *ctl;
 	struct keepalive *ka;
+	struct ng_client *ng;
+	struct media *media;
+	struct ng_dataplane_cfg dps[NG_CLIENT_MAX_DATAPLANES];
+	size_t ndps;
+	int notify_fd;
 	struct loop_timer expire_timer, ka_timer;
 };
 
@@ -127,6 +138,12 @@ static json_t *ctl_stats(void *arg, const json_t *req, const char **error)
 	keepalive_get_stats(d->ka, &ks);
 	json_object_set_new(o, "keepalives_sent", json_integer((json_int_t)ks.sent));
 	json_object_set_new(o, "keepalives_answered", json_integer((json_int_t)ks.answered));
+	if (d->media != NULL) {
+		json_object_set_new(o, "media_engaged",
+				    json_integer((json_int_t)media_engaged(d->media)));
+		json_object_set_new(o, "media_failed",
+				    json_integer((json_int_t)media_failed(d->media)));
+	}
 	json_object_set_new(o, "config_version",
 			    json_integer((json_int_t)policy_config_version(d->policy)));
 	return o;
@@ -236,6 +253,87 @@ static void on_expire(struct loop *lp, void *arg)
 	loop_timer_start(lp, &d->expire_timer, DAEMON_EXPIRE_MS);
 }
 
+/* --- media timeout notifications ----------------------------------------------------------- */
+
+/* One JSON datagram from a dataplane (docs/ng-protocol.md): {"event":"media-timeout",
+ * "call-id":..., "from-tag":..., "to-tag":...}. Only the configured dataplanes' addresses are
+ * believed: anyone else could end calls. */
+static void on_notify(struct loop *lp, int fd, uint32_t events, void *arg)
+{
+	struct daemon *d = arg;
+	char buf[4096];
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	(void)lp;
+	(void)events;
+	for (;;) {
+		ssize_t n =
+			recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+
+		if (n < 0)
+			return;
+		struct addr_ip from = {0};
+		bool known = false;
+
+		if (ss.ss_family == AF_INET) {
+			from.family = AF_INET;
+			from.v4 = ((struct sockaddr_in *)&ss)->sin_addr;
+		} else if (ss.ss_family == AF_INET6) {
+			from.family = AF_INET6;
+			from.v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+		}
+		for (size_t i = 0; i < d->ndps; i++)
+			known |= addr_equal(&d->dps[i].addr.ip, &from);
+		json_t *ev = known ? json_loadb(buf, (size_t)n, 0, NULL) : NULL;
+		const char *what = json_string_value(json_object_get(ev, "event"));
+		const char *cid = json_string_value(json_object_get(ev, "call-id"));
+		const char *ft = json_string_value(json_object_get(ev, "from-tag"));
+		const char *tt = json_string_value(json_object_get(ev, "to-tag"));
+
+		if (!known)
+			LOG_WARN(
+				"media notification from an address that is no dataplane: ignored");
+		else if (what != NULL && strcmp(what, "media-timeout") == 0 && cid != NULL &&
+			 ft != NULL)
+			proxy_media_timeout(d->proxy, cid, ft, tt);
+		json_decref(ev);
+		sl = sizeof(ss);
+	}
+}
+
+static int notify_open(const struct addr_port *ap)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd = socket(ap->ip.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (ap->ip.family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr = ap->ip.v4;
+		s4->sin_port = htons(ap->port);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = ap->ip.v6;
+		s6->sin6_port = htons(ap->port);
+		sl = sizeof(*s6);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 /* --- NAT keepalives -------------------------------------------------------------------------- */
 
 static int ka_send(void *arg, const struct addr_port *dst, enum sip_transport t, uint64_t conn_id,
@@ -299,7 +397,7 @@ int daemon_check(const struct daemon_opts *o)
 
 int daemon_run(const struct daemon_opts *o)
 {
-	struct daemon d = {.o = o};
+	struct daemon d = {.o = o, .notify_fd = -1};
 	char err[512];
 	int rc = 1;
 
@@ -348,13 +446,33 @@ int daemon_run(const struct daemon_opts *o)
 		LOG_ERR("registrations %s: %s", o->registrations_path, err);
 		goto out;
 	}
+	if (o->dataplanes != NULL) {
+		int n = ng_client_parse_dataplanes(o->dataplanes, d.dps, NG_CLIENT_MAX_DATAPLANES);
+		struct ng_client_cfg nc = {0};
+
+		if (n <= 0) {
+			LOG_ERR("bad --dataplane '%s' (IP:PORT[=WEIGHT],...)", o->dataplanes);
+			goto out;
+		}
+		d.ndps = (size_t)n;
+		nc.dataplanes = d.dps;
+		nc.n_dataplanes = (size_t)n;
+		d.ng = ng_client_new(d.loop, &nc);
+		d.media = d.ng != NULL ? media_new(d.ng) : NULL;
+		if (d.media == NULL) {
+			LOG_ERR("ng client: %s", strerror(errno));
+			goto out;
+		}
+		LOG_NOTICE("media through %d dataplane(s): %s", n, o->dataplanes);
+	}
 	struct proxy_cfg pc = {.nself = o->nlisten,
 			       .policy = d.policy,
 			       .registrar = d.reg,
 			       .auth = d.auth,
 			       .limit = d.limit,
 			       .transport = d.tp,
-			       .loop = d.loop};
+			       .loop = d.loop,
+			       .media = d.media};
 
 	memcpy(pc.self, o->listen, o->nlisten * sizeof(o->listen[0]));
 	pc.stray_response = ka_stray;
@@ -370,6 +488,18 @@ int daemon_run(const struct daemon_opts *o)
 		if (d.ctl == NULL ||
 		    loop_fd_add(d.loop, ctlsock_fd(d.ctl), EPOLLIN, on_ctl, &d) != 0) {
 			LOG_ERR("control socket %s: %s", o->ctl_path, strerror(errno));
+			goto out;
+		}
+	}
+	if (d.media != NULL && o->media_notify.port != 0) {
+		char ap[ADDR_STRLEN];
+
+		d.notify_fd = notify_open(&o->media_notify);
+		if (d.notify_fd < 0 ||
+		    loop_fd_add(d.loop, d.notify_fd, EPOLLIN, on_notify, &d) != 0) {
+			LOG_ERR("media notifications on %s: %s",
+				addr_port_format(&o->media_notify, ap, sizeof(ap)),
+				strerror(d.notify_fd < 0 ? -d.notify_fd : errno));
 			goto out;
 		}
 	}
@@ -405,7 +535,13 @@ out:
 		loop_fd_del(d.loop, ctlsock_fd(d.ctl));
 		ctlsock_free(d.ctl);
 	}
+	if (d.notify_fd >= 0) {
+		loop_fd_del(d.loop, d.notify_fd);
+		close(d.notify_fd);
+	}
 	proxy_free(d.proxy);
+	media_free(d.media);
+	ng_client_free(d.ng);
 	keepalive_free(d.ka);
 	registrar_free(d.reg);
 	transport_free(d.tp);

@@ -16,6 +16,9 @@ struct daemon_opts {
 	const char *policy_path;
 	const char *registrations_path;
 	const char *ctl_path; /* NULL: no control socket */
+	const char
+		*dataplanes; /* "IP:PORT[=WEIGHT],..." ng addresses; NULL: SDP passes untouched */
+	struct addr_port media_notify; /* where dataplanes report media timeouts (port 0: none) */
 };
 
 /* Validates the configuration (policy database readable, at the right schema, settings valid;

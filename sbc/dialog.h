@@ -3,17 +3,34 @@
 #ifndef SBC_DIALOG_H
 #define SBC_DIALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "addr.h"
+
 struct dialog_table;
+
+/* What it takes to send an in-dialog request to one party (RFC 3261 §12.2.1.1): its remote
+ * target, the real path to it (through its NAT binding), its tagged From/To header value and the
+ * highest CSeq it used. */
+struct dialog_party {
+	char target[512];     /* the Contact URI it declared: the Request-URI */
+	struct addr_port hop; /* where its messages came from / where it was reached */
+	int transport;	      /* enum sip_transport */
+	uint64_t conn_id;
+	char nameaddr[512]; /* its From (caller) or To (callee) header value, tag included */
+	uint32_t cseq;	    /* highest CSeq of its requests (0: none yet) */
+};
 
 struct dialog {
 	char call_id[256];
 	char from_tag[128], to_tag[128];
 	char caller[128], callee[128]; /* From and To AORs */
+	struct dialog_party party[2];  /* 0: caller, 1: callee */
+	bool media;		       /* engaged on a dataplane */
 	uint64_t created_ms;
 	struct dialog *next; /* hash chain: the table's */
 };

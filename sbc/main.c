@@ -23,7 +23,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: sbc-sip [--listen IP:PORT ...] [--policy FILE] [--registrations FILE]\n"
-		"               [--ctl PATH] [--log-level L] [--check]\n"
+		"               [--ctl PATH] [--dataplane IP:PORT,...] [--log-level L] [--check]\n"
 		"       sbc-sip --analyze FILE --source IP:PORT [--transport udp|tcp|tls|ws|wss]\n"
 		"               [--trusted CIDR,...] [--mask N]\n"
 		"\n"
@@ -123,6 +123,8 @@ int main(int argc, char **argv)
 		{"policy", required_argument, NULL, 'P'},
 		{"registrations", required_argument, NULL, 'R'},
 		{"ctl", required_argument, NULL, 'C'},
+		{"dataplane", required_argument, NULL, 'D'},
+		{"media-notify", required_argument, NULL, 'N'},
 		{"check", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -195,6 +197,16 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			dopts.ctl_path = strcmp(optarg, "none") == 0 ? NULL : optarg;
+			break;
+		case 'D':
+			dopts.dataplanes = optarg;
+			break;
+		case 'N':
+			if (addr_port_parse(optarg, &dopts.media_notify) != 0) {
+				fprintf(stderr, "sbc-sip: bad --media-notify '%s' (IP:PORT)\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'c':
 			check = true;

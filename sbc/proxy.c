@@ -13,6 +13,7 @@
 #include "dialog.h"
 #include "fixup.h"
 #include "log.h"
+#include "media.h"
 #include "nat.h"
 #include "policy.h"
 #include "txn.h"
@@ -38,6 +39,7 @@ struct proxy_fork {
 	struct sip_msg *req; /* the request as received, with the common edits */
 	bool invite;
 	bool final_sent;
+	unsigned int media_pending; /* responses waiting for the dataplane */
 	int best_status;
 	char *best;
 	size_t best_len;
@@ -47,7 +49,7 @@ struct proxy_fork {
 
 struct proxy_stats_counters {
 	uint64_t requests, responses, invalid, replied_invalid, forwarded, local_replies;
-	uint64_t auth_challenges, auth_failures, not_found, registrations;
+	uint64_t auth_challenges, auth_failures, not_found, registrations, media_timeouts;
 };
 
 struct proxy {
@@ -174,7 +176,7 @@ static char *ops_ack(void *arg, const char *req, size_t req_len, const char *res
 
 static void fork_maybe_free(struct proxy_fork *f)
 {
-	if (f->st != NULL)
+	if (f->st != NULL || f->media_pending > 0)
 		return;
 	for (size_t i = 0; i < f->nbranches; i++)
 		if (f->branches[i].ct != NULL)
@@ -323,9 +325,10 @@ static struct sip_msg *take_current(struct proxy *p)
 	return m;
 }
 
-static void forward(struct proxy *p, struct txn *st, const struct target *t, size_t n)
+/* Forwards m (owned: kept by the fork or freed here) to the targets. */
+static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const struct target *t,
+		    size_t n)
 {
-	struct sip_msg *m = p->cur;
 	struct proxy_fork *f;
 
 	if (st == NULL) {
@@ -337,28 +340,88 @@ static void forward(struct proxy *p, struct txn *st, const struct target *t, siz
 		addr_port_format(self_for(p, t[0].dst.addr.ip.family), ip, sizeof(ip));
 		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s",
 			 transport_token(t[0].dst.transport), ip, branch);
-		if (sipmsg_push_via(m, via) != 0 ||
-		    (t[0].uri[0] != '\0' && sipmsg_set_ruri(m, t[0].uri) != 0))
-			return;
-		char *buf = sipmsg_serialize(m, &len);
+		if (sipmsg_push_via(m, via) == 0 &&
+		    (t[0].uri[0] == '\0' || sipmsg_set_ruri(m, t[0].uri) == 0)) {
+			char *buf = sipmsg_serialize(m, &len);
 
-		if (buf != NULL)
-			send_to(p, &t[0].dst, buf, len);
-		free(buf);
-		p->st.forwarded++;
+			if (buf != NULL)
+				send_to(p, &t[0].dst, buf, len);
+			free(buf);
+			p->st.forwarded++;
+		}
+		sipmsg_free(m);
 		return;
 	}
 	f = fork_new(p, st, m);
 	if (f == NULL) {
 		reply(p, st, m, NULL, 500, NULL);
+		sipmsg_free(m);
 		return;
 	}
-	take_current(p);
 	if (fork_out(p, f, t, n) != 0) {
 		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
 		reply(p, st, f->req, NULL, 503, NULL);
 		f->final_sent = true;
+		if (f->invite && p->cfg.media != NULL &&
+		    sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0}))
+			media_delete(p->cfg.media, f->req);
 	}
+}
+
+/* A request waiting for the dataplane's answer to its SDP before it is forwarded. */
+struct proxy_pending {
+	struct proxy *p;
+	struct txn *st;
+	struct sip_msg *m;
+	size_t n;
+	struct target t[PROXY_MAX_BRANCHES];
+};
+
+static void on_request_media(void *arg, int status)
+{
+	struct proxy_pending *q = arg;
+	struct proxy *p = q->p;
+
+	if (status == 0 || q->st == NULL) {
+		/* An ACK cannot be refused: it goes on with whatever SDP it has. */
+		forward(p, q->st, q->m, q->t, q->n);
+	} else {
+		reply(p, q->st, q->m, NULL, status, NULL);
+		media_delete(p->cfg.media, q->m);
+		sipmsg_free(q->m);
+	}
+	free(q);
+}
+
+/* Forwards the current message, first through the dataplane when it carries SDP that opens or
+ * changes a session (RFC 3264 offer/answer in INVITE, re-INVITE, UPDATE, PRACK, ACK). */
+static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *src, bool natted,
+		      const struct target *t, size_t n)
+{
+	struct sip_msg *m = take_current(p);
+	const char *sdp;
+	size_t sdp_len;
+
+	if (p->cfg.media == NULL || !sipmsg_sdp(m, &sdp, &sdp_len) ||
+	    !(sipmsg_method_is(m, "INVITE") || sipmsg_method_is(m, "UPDATE") ||
+	      sipmsg_method_is(m, "PRACK") || sipmsg_method_is(m, "ACK"))) {
+		forward(p, st, m, t, n);
+		return;
+	}
+	struct proxy_pending *q = calloc(1, sizeof(*q));
+
+	if (q == NULL) {
+		forward(p, st, m, t, n);
+		return;
+	}
+	*q = (struct proxy_pending){p, st, m, n, {{{0}}}};
+	memcpy(q->t, t, n * sizeof(t[0]));
+	/* An ACK or PRACK with SDP answers the offer of a 2xx / reliable 18x (late offer). */
+	enum media_op op = sipmsg_method_is(m, "ACK") || sipmsg_method_is(m, "PRACK") ? MEDIA_ANSWER
+										      : MEDIA_OFFER;
+
+	if (media_engage(p->cfg.media, op, m, &src->addr, natted, on_request_media, q, NULL) != 0)
+		on_request_media(q, 500);
 }
 
 /* Where a URI's host:port points, as a next hop. */
@@ -412,6 +475,8 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 		return;
 	}
 	reply(p, st, m, NULL, 200, NULL);
+	if (p->cfg.media != NULL)
+		media_delete(p->cfg.media, m);
 	struct proxy_fork *f = txn_user(inv);
 
 	for (size_t i = 0; i < f->nbranches; i++) {
@@ -533,6 +598,8 @@ static enum sip_transport uri_transport(const char *uri, size_t len)
 	return SIP_TRANSPORT_UDP;
 }
 
+static void note_cseq(struct proxy *p, const struct sip_msg *m);
+
 static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			   const struct txn_peer *src)
 {
@@ -591,7 +658,11 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 		/* A NAT'd TCP peer is reached on its own connection (RFC 5626 §5.3 idea). */
 		if (t[0].dst.transport == SIP_TRANSPORT_TCP)
 			t[0].dst.conn_id = transport_conn_find(p->cfg.transport, &t[0].dst.addr);
-		forward(p, st, t, 1);
+		note_cseq(p, m);
+		/* The call ends: its relay ports go back (the dataplane's delete). */
+		if (p->cfg.media != NULL && sipmsg_method_is(m, "BYE"))
+			media_delete(p->cfg.media, m);
+		route_out(p, st, src, fx.natted != 0, t, 1);
 		return;
 	}
 	if (st == NULL) /* a stray ACK outside any dialog: nothing to do */
@@ -634,7 +705,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			t[i].dst.transport = rt[i].transport;
 			t[i].dst.conn_id = rt[i].conn_id;
 		}
-		forward(p, st, t, n);
+		route_out(p, st, src, fx.natted != 0, t, n);
 		return;
 	}
 	const struct policy_trunk *to = policy_route(pol, user, strlen(user));
@@ -657,7 +728,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 	}
 	t[0].dst.addr = to->addr;
 	t[0].dst.transport = to->transport;
-	forward(p, st, t, 1);
+	route_out(p, st, src, fx.natted != 0, t, 1);
 }
 
 static void ops_request(void *arg, struct txn *st, const struct txn_msg *tm, const char *buf,
@@ -703,59 +774,145 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 		send_upstream(f, f->best_status, f->best, f->best_len);
 	else
 		reply(p, f->st, f->req, NULL, 408, NULL);
+	/* Every final failure of an INVITE releases the media it had engaged. */
+	if (f->invite && p->cfg.media != NULL)
+		media_delete(p->cfg.media, f->req);
 }
 
-static void note_dialog(struct proxy *p, struct sip_msg *m)
+/* Copies a header value into dst (NUL-terminated, truncated to fit). */
+static void copy_header(const struct sip_msg *m, const char *name, char *dst, size_t cap)
 {
-	size_t clen;
-	const char *cid = sipmsg_call_id(m, &clen);
+	size_t len;
+	const char *v = sipmsg_header(m, name, &len);
+
+	snprintf(dst, cap, "%.*s", v != NULL ? (int)len : 0, v != NULL ? v : "");
+}
+
+/* Records the dialog a 2xx to INVITE b/f confirmed, with what it takes to end it ourselves
+ * (media timeout): both parties' targets, real paths and tagged header values. */
+static void note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
+			struct sip_msg *m)
+{
+	size_t clen, ulen;
+	const char *cid = sipmsg_call_id(m, &clen), *uri;
 	char caller[128] = "", callee[128] = "";
 
 	sipmsg_from_aor(m, caller, sizeof(caller));
 	sipmsg_to_aor(m, callee, sizeof(callee));
-	dialog_add(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m), caller, callee,
-		   loop_now(p->cfg.loop));
+	if (dialog_add(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m), caller, callee,
+		       loop_now(p->cfg.loop)) != 0)
+		return;
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL || d->party[0].nameaddr[0] != '\0')
+		return; /* a retransmitted 2xx: already filled in */
+	struct dialog_party *a = &d->party[0], *z = &d->party[1];
+
+	if (sipmsg_contact_uri(f->req, 0, &uri, &ulen) == 0)
+		snprintf(a->target, sizeof(a->target), "%.*s", (int)ulen, uri);
+	if (f->st != NULL) {
+		const struct txn_peer *tp = txn_peer(f->st);
+
+		a->hop = tp->addr;
+		a->transport = (int)tp->transport;
+		a->conn_id = tp->conn_id;
+	}
+	copy_header(f->req, "From", a->nameaddr, sizeof(a->nameaddr));
+	a->cseq = sipmsg_cseq(f->req);
+	if (sipmsg_contact_uri(m, 0, &uri, &ulen) == 0)
+		snprintf(z->target, sizeof(z->target), "%.*s", (int)ulen, uri);
+	if (b->ct != NULL) {
+		const struct txn_peer *tp = txn_peer(b->ct);
+
+		z->hop = tp->addr;
+		z->transport = (int)tp->transport;
+		z->conn_id = tp->conn_id;
+	}
+	copy_header(m, "To", z->nameaddr, sizeof(z->nameaddr));
+	d->media = p->cfg.media != NULL && sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0});
 }
 
-static void ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
-			 const char *buf, size_t len)
+/* An in-dialog request: remember the highest CSeq each party used (RFC 3261 §12.2.1.1). */
+static void note_cseq(struct proxy *p, const struct sip_msg *m)
 {
-	struct proxy *p = arg;
-	struct proxy_branch *b = txn_user(ct);
-	struct sip_msg *m = buf != NULL ? p->cur : NULL;
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL)
+		return;
+	const char *ft = sipmsg_from_tag(m);
+	struct dialog_party *who =
+		ft != NULL && strcmp(ft, d->from_tag) == 0 ? &d->party[0] : &d->party[1];
+
+	if (sipmsg_cseq(m) > who->cseq)
+		who->cseq = sipmsg_cseq(m);
+}
+
+/* Sends a BYE to party `to` of d on behalf of the other party (RFC 3261 §15.1.1). */
+static void send_bye(struct proxy *p, struct dialog *d, int to, const char *why)
+{
+	struct dialog_party *dst = &d->party[to], *from = &d->party[1 - to];
+	struct txn_peer peer = {dst->hop, (enum sip_transport)dst->transport, dst->conn_id};
+	char branch[64], ip[ADDR_STRLEN], buf[4096];
+	struct txn_msg tm = {0};
+
+	if (dst->target[0] == '\0' || dst->hop.ip.family == 0 ||
+	    txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
+		return;
+	addr_port_format(self_for(p, dst->hop.ip.family), ip, sizeof(ip));
+	/* From carries the sender's tag, To ours-to-reach; the CSeq continues the sender's. */
+	int n = snprintf(buf, sizeof(buf),
+			 "BYE %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s;rport\r\n"
+			 "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+			 "CSeq: %u BYE\r\nReason: SIP;cause=408;text=\"%s\"\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 dst->target, transport_token(peer.transport), ip, branch, from->nameaddr,
+			 dst->nameaddr, d->call_id, from->cseq + 1, why);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return;
+	from->cseq++;
+	tm.is_request = true;
+	snprintf(tm.method, sizeof(tm.method), "BYE");
+	tm.cseq = from->cseq;
+	snprintf(tm.branch, sizeof(tm.branch), "%s", branch);
+	snprintf(tm.sent_by_host, sizeof(tm.sent_by_host), "%s", ip);
+	snprintf(tm.call_id, sizeof(tm.call_id), "%s", d->call_id);
+	/* Its responses need no handling: the transaction has no user data. */
+	txn_client_new(p->tl, &tm, buf, (size_t)n, &peer);
+}
+
+void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
+			 const char *to_tag)
+{
+	struct dialog *d = dialog_find(p->dialogs, call_id, strlen(call_id), from_tag, to_tag);
+
+	if (d == NULL) {
+		LOG_INFO("media timeout for call %s: no such dialog", call_id);
+		return;
+	}
+	LOG_NOTICE("call %s (%s -> %s) has had no media: ending it with BYE both ways", call_id,
+		   d->caller, d->callee);
+	send_bye(p, d, 1, "media timeout");
+	send_bye(p, d, 0, "media timeout");
+	if (p->cfg.media != NULL)
+		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
+	p->st.media_timeouts++;
+	dialog_remove(p->dialogs, d);
+}
+
+/* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
+static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct sip_msg *m)
+{
+	struct proxy_fork *f = b->fork;
 	char *out = NULL;
 	size_t olen = 0;
 
-	(void)tm;
-	(void)len;
-	if (b == NULL) /* the 200 to one of our CANCELs */
-		return;
-	struct proxy_fork *f = b->fork;
-
-	p->st.responses++;
-	b->status = status;
-	if (status >= 200)
-		b->done = true;
-	if (status < 200 && b->cancel_wanted && !b->cancelled) {
-		/* The CANCEL waited for this first provisional (RFC 3261 §9.1). */
-		cancel_branch(p, b);
-		return;
-	}
 	if (m != NULL) {
-		/* RFC 3261 §16.7 step 3: our Via goes; the responder's Contact gets its NAT fixups. */
-		struct nat_ctx nc = {p->cur_src.addr, p->cur_src.transport,
-				     policy_trusted(p->cfg.policy), NULL};
-		struct fixup_result fx;
-
-		sipmsg_pop_via(m);
-		fixup_apply(m, &nc, policy_settings(p->cfg.policy)->nat_test_mask, &fx);
 		out = sipmsg_serialize(m, &olen);
 		if (out == NULL)
 			return;
-	}
-	if (status == 100) {
-		free(out);
-		return; /* §16.7 step 5: never forwarded */
 	}
 	if (status < 200) {
 		if (!f->final_sent && out != NULL)
@@ -765,7 +922,7 @@ static void ops_response(void *arg, struct txn *ct, int status, const struct txn
 		if (out != NULL) {
 			send_upstream(f, status, out, olen);
 			if (f->invite && m != NULL)
-				note_dialog(p, m);
+				note_dialog(p, f, b, m);
 			else if (sipmsg_method_is(f->req, "BYE")) {
 				size_t clen;
 				const char *cid = sipmsg_call_id(f->req, &clen);
@@ -802,6 +959,87 @@ static void ops_response(void *arg, struct txn *ct, int status, const struct txn
 		finish_if_done(p, f);
 	}
 	free(out);
+}
+
+/* A response waiting for the dataplane's answer to its SDP. */
+struct proxy_pending_resp {
+	struct proxy *p;
+	struct proxy_branch *b;
+	int status;
+	struct sip_msg *m;
+};
+
+static void on_response_media(void *arg, int status)
+{
+	struct proxy_pending_resp *q = arg;
+	struct proxy_fork *f = q->b->fork;
+
+	/* A response that already went out from the callee cannot be refused here: it goes on
+	 * unchanged when the dataplane failed (and the failure is counted and logged). */
+	(void)status;
+	f->media_pending--;
+	deliver(q->p, q->b, q->status, q->m);
+	sipmsg_free(q->m);
+	free(q);
+	fork_maybe_free(f);
+}
+
+static void ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
+			 const char *buf, size_t len)
+{
+	struct proxy *p = arg;
+	struct proxy_branch *b = txn_user(ct);
+	struct sip_msg *m = buf != NULL ? p->cur : NULL;
+	struct fixup_result fx = {0};
+
+	(void)tm;
+	(void)len;
+	if (b == NULL) /* the 200 to one of our CANCELs */
+		return;
+	struct proxy_fork *f = b->fork;
+
+	p->st.responses++;
+	b->status = status;
+	if (status >= 200)
+		b->done = true;
+	if (status < 200 && b->cancel_wanted && !b->cancelled) {
+		/* The CANCEL waited for this first provisional (RFC 3261 §9.1). */
+		cancel_branch(p, b);
+		return;
+	}
+	if (status == 100)
+		return; /* §16.7 step 5: never forwarded */
+	if (m != NULL) {
+		/* RFC 3261 §16.7 step 3: our Via goes; the responder's Contact gets its NAT fixups. */
+		struct nat_ctx nc = {p->cur_src.addr, p->cur_src.transport,
+				     policy_trusted(p->cfg.policy), NULL};
+
+		sipmsg_pop_via(m);
+		fixup_apply(m, &nc, policy_settings(p->cfg.policy)->nat_test_mask, &fx);
+	}
+	const char *sdp;
+	size_t sdp_len;
+
+	if (m != NULL && p->cfg.media != NULL && status < 300 && !f->final_sent &&
+	    (f->invite || sipmsg_method_is(f->req, "UPDATE")) && sipmsg_sdp(m, &sdp, &sdp_len)) {
+		/* The SDP of a 18x/2xx answers the request's offer, or is the offer itself when the
+		 * INVITE had none (late offer, answered in the ACK). */
+		struct proxy_pending_resp *q = calloc(1, sizeof(*q));
+		enum media_op op = sipmsg_sdp(f->req, &sdp, &sdp_len) ? MEDIA_ANSWER : MEDIA_OFFER;
+
+		if (q != NULL) {
+			*q = (struct proxy_pending_resp){p, b, status, take_current(p)};
+			f->media_pending++;
+			if (media_engage(p->cfg.media, op, q->m, &p->cur_src.addr, fx.natted != 0,
+					 on_response_media, q, NULL) == 0)
+				return;
+			f->media_pending--;
+			m = q->m;
+			p->cur = m; /* proxy_recv frees it again */
+			free(q);
+		}
+	}
+	deliver(p, b, status, m);
 }
 
 /* --- receiving ------------------------------------------------------------------------------ */
@@ -930,17 +1168,20 @@ json_t *proxy_stats(struct proxy *p)
 	struct txn_stats ts;
 
 	txn_stats_get(p->tl, &ts);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "requests", (json_int_t)p->st.requests, "responses",
-			 (json_int_t)p->st.responses, "invalid", (json_int_t)p->st.invalid,
-			 "invalid_answered", (json_int_t)p->st.replied_invalid, "forwarded",
-			 (json_int_t)p->st.forwarded, "local_replies",
-			 (json_int_t)p->st.local_replies, "auth_challenges",
-			 (json_int_t)p->st.auth_challenges, "auth_failures",
-			 (json_int_t)p->st.auth_failures, "not_found", (json_int_t)p->st.not_found,
-			 "registers", (json_int_t)p->st.registrations, "transactions",
-			 (json_int_t)ts.active, "retransmits", (json_int_t)ts.retransmits_sent,
-			 "dialogs", (json_int_t)dialog_count(p->dialogs));
+	json_t *o = json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
+		(json_int_t)p->st.requests, "responses", (json_int_t)p->st.responses, "invalid",
+		(json_int_t)p->st.invalid, "invalid_answered", (json_int_t)p->st.replied_invalid,
+		"forwarded", (json_int_t)p->st.forwarded, "local_replies",
+		(json_int_t)p->st.local_replies, "auth_challenges",
+		(json_int_t)p->st.auth_challenges, "auth_failures", (json_int_t)p->st.auth_failures,
+		"not_found", (json_int_t)p->st.not_found, "registers",
+		(json_int_t)p->st.registrations, "transactions", (json_int_t)ts.active,
+		"retransmits", (json_int_t)ts.retransmits_sent, "dialogs",
+		(json_int_t)dialog_count(p->dialogs));
+
+	json_object_set_new(o, "media_timeouts", json_integer((json_int_t)p->st.media_timeouts));
+	return o;
 }
 
 json_t *proxy_dialogs(struct proxy *p)

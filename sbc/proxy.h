@@ -30,6 +30,7 @@ struct proxy_cfg {
 	struct ratelimit *limit; /* for counting failed authentications; may be NULL */
 	struct transport *transport;
 	struct loop *loop;
+	struct media *media; /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
 	/* Responses no transaction claims go here first (the keepalive OPTIONS answers); returns
 	 * true when it took the response. Optional. */
 	bool (*stray_response)(void *arg, const char *call_id, size_t len, int status);
@@ -58,6 +59,11 @@ void proxy_peer_failed(struct proxy *p, const struct addr_port *peer);
 /* Sends bytes built elsewhere (keepalive OPTIONS/CRLF). Returns 0 or -errno. */
 int proxy_send_raw(struct proxy *p, const struct addr_port *dst, enum sip_transport proto,
 		   uint64_t conn_id, const char *buf, size_t len);
+
+/* The dataplane reported no media on call_id for its timeout: BYE both parties (with their
+ * CSeq continued, through their real paths) and release the media. */
+void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
+			 const char *to_tag);
 
 /* Control socket views: counters, and the confirmed dialogs. New JSON objects. */
 json_t *proxy_stats(struct proxy *p);

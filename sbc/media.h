@@ -1,0 +1,52 @@
+/* media: engages the dataplane for SDP-bearing messages — offer and answer over the ng protocol
+ * with the NAT verdict and where the SIP came from, SDP replaced by the relay's — and releases it
+ * when a call ends. */
+#ifndef SBC_MEDIA_H
+#define SBC_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "ng_client.h"
+#include "sipmsg.h"
+
+struct media;
+struct media_req;
+
+enum media_op {
+	MEDIA_OFFER,
+	MEDIA_ANSWER,
+};
+
+/* Called once when an engagement ends: status 0 means the SDP of the message was replaced by the
+ * relay's; otherwise it is the SIP response to send upstream instead (488 when the dataplane
+ * refused the SDP, 500 when it did not answer). */
+typedef void (*media_cb)(void *arg, int status);
+
+/* Uses ng (not owned). Returns NULL with errno. */
+struct media *media_new(struct ng_client *ng);
+void media_free(struct media *md);
+
+/* Sends an offer or answer for the SDP of m (which must stay alive until cb): call-id, from-tag,
+ * to-tag, via-branch, the SDP, received-from = src, and the NAT verdict as a flag — natted:
+ * SIP-source-address (latch to where the SIP came from), else trust-address — with the origin and
+ * session connection replaced and ICE candidates removed. Returns 0 (cb will be called, and *req
+ * names the engagement until then) or -errno (cb will not). */
+int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct addr_port *src,
+		 bool natted, media_cb cb, void *arg, struct media_req **req);
+
+/* Forgets an engagement whose owner goes away before cb: cb is not called. */
+void media_cancel(struct media *md, struct media_req *req);
+
+/* Releases the call of m (its Call-ID and From tag) on its dataplane; fire and forget. */
+void media_delete(struct media *md, const struct sip_msg *m);
+
+/* Releases call call_id (From tag from_tag) on its dataplane; fire and forget. */
+void media_delete_call(struct media *md, const char *call_id, const char *from_tag);
+
+/* Counters for the control socket. */
+uint64_t media_engaged(const struct media *md);
+uint64_t media_failed(const struct media *md);
+
+#endif
