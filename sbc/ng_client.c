@@ -592,15 +592,11 @@ int ng_client_cancel(struct ng_client *c, uint64_t id)
 	loop_timer_stop(c->lp, &r->timer);
 	if (r->cb == ping_done)
 		c->dps[r->dp].ping_id = 0;
-	if (r->call_id != NULL) {
-		struct ng_call *e = call_find(c, r->call_id);
-
-		/* An owner gone before its first offer was answered: the call never started here. A
-		 * cancelled delete still unties the call, the owner wanted it gone. */
-		if (r->cmd == NG_CMD_DELETE ||
-		    (e != NULL && !e->confirmed && e->dp == r->dp && r->cmd == NG_CMD_OFFER))
-			call_remove(c, r->call_id);
-	}
+	/* A cancelled offer stays tied: the dataplane may have executed it already, so the delete
+	 * that normally follows must go there. A cancelled delete still unties the call, the owner
+	 * wanted it gone. */
+	if (r->call_id != NULL && r->cmd == NG_CMD_DELETE)
+		call_remove(c, r->call_id);
 	free(r);
 	return 0;
 }

@@ -119,7 +119,8 @@ struct ng_client *ng_client_new(struct loop *lp, const struct ng_client_cfg *cfg
 void ng_client_free(struct ng_client *c);
 
 /* Sends p to the dataplane of p->call_id: the one the call is on, or for a call not seen yet one
- * picked by weight among the dataplanes in rotation (an offer then ties the call to it). A delete
+ * picked by weight among the dataplanes in rotation (an offer then ties the call to it; when that
+ * first offer fails, with an error, a timeout or a bad reply, the call is untied again). A delete
  * unties the call when it ends, whatever its outcome. On success *id (may be NULL) gets the
  * request's id for ng_client_cancel and cb will be called exactly once; on failure cb is never
  * called. Returns 0, -EINVAL (bad params), -EHOSTUNREACH (no dataplane in rotation for a new call)
@@ -132,8 +133,10 @@ int ng_client_request(struct ng_client *c, const struct ng_params *p, ng_client_
 int ng_client_request_to(struct ng_client *c, int dp, const struct ng_params *p, ng_client_cb cb,
 			 void *arg, uint64_t *id);
 
-/* Forgets request id: no more retransmissions, its callback is not called. Returns 0 or -ENOENT
- * (unknown, or already completed). */
+/* Forgets request id (its owner went away): no more retransmissions, its callback is not called.
+ * A cancelled offer leaves its call tied (the dataplane may have executed it: send the delete, or
+ * ng_client_forget); a cancelled delete unties it. Returns 0 or -ENOENT (unknown, or already
+ * completed). */
 int ng_client_cancel(struct ng_client *c, uint64_t id);
 
 /* Unties call_id from its dataplane (the call is gone without a delete). Returns 0 or -ENOENT. */

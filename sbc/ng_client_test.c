@@ -674,14 +674,33 @@ static void test_cancel(void **state)
 	assert_int_equal(ng_client_request(x.c, &pb, on_reply, &b, &idb), 0);
 	assert_true(ida != idb);
 	assert_int_equal(ng_client_calls(x.c), 2);
-	/* b's owner goes away: no callback, no retransmission, the unanswered call is untied. */
+	/* b's owner goes away: no callback, no retransmission; the call stays tied (the offer may
+	 * have run) until a delete or a forget. */
 	assert_int_equal(ng_client_cancel(x.c, idb), 0);
 	assert_int_equal(ng_client_cancel(x.c, idb), -ENOENT);
 	assert_int_equal(ng_client_cancel(x.c, 12345), -ENOENT);
-	assert_int_equal(ng_client_call_dataplane(x.c, "call-b"), -ENOENT);
+	assert_int_equal(ng_client_call_dataplane(x.c, "call-b"), 0);
+	assert_int_equal(ng_client_forget(x.c, "call-b"), 0);
 	assert_int_equal(ng_client_pending(x.c), 1);
 	assert_true(fake_pop(&x.f[0], da) > 0);
 	assert_true(fake_pop(&x.f[0], d) > 0); /* b's first send */
+
+	/* A cancelled delete unties its call all the same. */
+	assert_int_equal(ng_client_call_dataplane(x.c, "call-a"), 0);
+	{
+		struct ng_params pd = {.cmd = NG_CMD_DELETE, .call_id = "call-a2"};
+		struct ng_params po = offer_of("call-a2");
+		uint64_t ido, idd;
+
+		assert_int_equal(ng_client_request(x.c, &po, on_reply, &b, &ido), 0);
+		assert_int_equal(ng_client_request(x.c, &pd, on_reply, &b, &idd), 0);
+		assert_int_equal(ng_client_cancel(x.c, idd), 0);
+		assert_int_equal(ng_client_call_dataplane(x.c, "call-a2"), -ENOENT);
+		assert_int_equal(ng_client_cancel(x.c, ido), 0);
+		assert_true(fake_pop(&x.f[0], d) > 0);
+		assert_true(fake_pop(&x.f[0], d) > 0);
+		assert_true(strstr(d, "6:delete") != NULL);
+	}
 
 	/* From inside a's callback: cancel a request and start another. */
 	a.c = x.c;
