@@ -39,15 +39,27 @@ static uint32_t rd32_net(const uint8_t *p)
  * offload: it is most of the cost of classifying a frame. */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 {
-	uint64_t s2 = 0;
-	uint32_t w, w2;
+	uint64_t s2 = 0, s3 = 0, s4 = 0;
+	uint32_t w, w2, w3, w4;
 	uint16_t h = 0;
 
-	for (; len >= 8; p += 8, len -= 8) {
+	for (; len >= 16; p += 16, len -= 16) {
+		memcpy(&w, p, 4);
+		memcpy(&w2, p + 4, 4);
+		memcpy(&w3, p + 8, 4);
+		memcpy(&w4, p + 12, 4);
+		sum += w;
+		s2 += w2;
+		s3 += w3;
+		s4 += w4;
+	}
+	if (len >= 8) {
 		memcpy(&w, p, 4);
 		memcpy(&w2, p + 4, 4);
 		sum += w;
 		s2 += w2;
+		p += 8;
+		len -= 8;
 	}
 	if (len >= 4) {
 		memcpy(&w, p, 4);
@@ -68,7 +80,7 @@ static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
 		memcpy(&h, last, 2);
 		sum += h;
 	}
-	return sum + s2;
+	return sum + s2 + s3 + s4;
 }
 
 /* True when the data, checksum field included, sums to all ones: the checksum verifies. */

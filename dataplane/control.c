@@ -140,7 +140,7 @@ static int op_leg_stats(void *arg, const struct ng_stream_ports *sp, unsigned le
 {
 	struct control *c = arg;
 	struct session_flow_stats s;
-	int rc = session_flow_read(c->cfg.tables[sp->worker], sp->port[leg], &s);
+	int rc = session_flow_read(c->cfg.tables[sp->worker], sp->port[leg], control_now_ms(), &s);
 
 	memset(out, 0, sizeof(*out));
 	if (rc)

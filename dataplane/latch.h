@@ -60,23 +60,35 @@ enum latch_verdict {
 	LATCH_VERDICT_COUNT,
 };
 
-/* Per-stream state; private to latch.c, embedded here so that a flow can hold it by value. */
+/* Per-stream state; private to latch.c, embedded here so that a flow can hold it by value. Times
+ * are the low 32 bits of the caller's millisecond clock and are compared modulo 2^32, so intervals
+ * up to ~24 days are exact (the latch only measures windows and silences of seconds). */
 struct latch_stream {
+	uint32_t src_ip;       /* network order; valid with has_src */
+	uint16_t src_port;     /* host order */
 	uint8_t state;	       /* enum latch_state */
 	bool has_src;	       /* src valid: latched, or kept from the previous generation */
-	uint64_t last_seen_ms; /* last accepted packet, 0 = never */
-	struct addr_port src;
+	uint32_t last_seen_ms; /* last accepted packet, 0 = never */
 };
 
-/* One leg's latch. Owned and written by the worker that owns the leg's ports; the control lcore
- * never touches it (it sends the new expectation in a message instead). Fields are private to
- * latch.c: use the functions below. */
+/* One leg's latch, IPv4 only: 52 bytes, so that a worker flow stays within two cache lines and a
+ * session within its memory budget (docs/PERFORMANCE.md). IPv6 media will have a latch of its
+ * own on a separate worker path; here an IPv6 expectation means "nothing known" (every packet is
+ * dropped as drop-no-source), and IPv6 sources are strangers. Owned and written by the worker
+ * that owns the leg's ports; the control lcore never touches it (it sends the new expectation in a
+ * message instead). Fields are private to latch.c: use the functions below. */
 struct latch {
-	struct latch_expect exp;
+	uint32_t addr;	    /* latch_expect.addr, network order; 0 = nothing known */
+	uint16_t rtp_port;  /* latch_expect.rtp_port */
+	uint16_t rtcp_port; /* latch_expect.rtcp_port */
+	uint8_t flags;	    /* LATCH_F_* */
+	uint8_t origin;	    /* enum latch_origin */
+	bool window_closed; /* LATCH_F_LEARN_ANY: the window was seen closed (never reopens) */
+	uint32_t learn_window_ms;
+	uint32_t rebind_idle_ms;
 	uint32_t generation;
-	uint64_t gen_start_ms;
+	uint32_t gen_start_ms;	       /* low 32 bits */
 	struct latch_stream stream[2]; /* by enum latch_comp; only [RTP] is used with rtcp-mux */
-	uint32_t drops[LATCH_VERDICT_COUNT]; /* by verdict; the accept entries stay 0 */
 };
 
 /* Starts learning under exp at generation 1. */
@@ -88,8 +100,7 @@ void latch_init(struct latch *l, const struct latch_expect *exp, uint64_t now_ms
  * relearned. Returns the new generation. */
 uint32_t latch_update(struct latch *l, const struct latch_expect *exp, uint64_t now_ms);
 
-/* Decides about a packet of component comp from src at now_ms, updating the state and drop
- * counters. Learning: the source address must equal exp.addr (with LATCH_F_LEARN_ANY any address
+/* Decides about a packet of component comp from src at now_ms, updating the state. Learning: the source address must equal exp.addr (with LATCH_F_LEARN_ANY any address
  * during the window, and the address the sibling stream latched); under STRICT_SOURCE with
  * LATCH_ORIGIN_SDP the port must also be the SDP port (no learning at all). The first acceptable
  * packet latches address and port. Latched: only that exact address and port are accepted
@@ -98,10 +109,24 @@ uint32_t latch_update(struct latch *l, const struct latch_expect *exp, uint64_t 
 enum latch_verdict latch_check(struct latch *l, enum latch_comp comp, const struct addr_port *src,
 			       uint64_t now_ms);
 
+/* latch_check() for an IPv4 source: ip in network order, port in host order (the worker's path,
+ * with no address structure to build per packet). */
+enum latch_verdict latch_check4(struct latch *l, enum latch_comp comp, uint32_t ip, uint16_t port,
+				uint64_t now_ms);
+
 /* Where media for comp goes towards this endpoint: the latched source, else the source kept from
  * the previous generation, else exp.addr with the SDP port (ASYMMETRIC: always the latter).
  * Returns false when there is nowhere to send (no address or port 0). */
 bool latch_dest(const struct latch *l, enum latch_comp comp, struct addr_port *out);
+
+/* latch_dest() as an IPv4 address (network order) and port (host order). */
+bool latch_dest4(const struct latch *l, enum latch_comp comp, uint32_t *ip, uint16_t *port);
+
+/* The latch's LATCH_F_* flags. */
+static inline uint32_t latch_flags(const struct latch *l)
+{
+	return l->flags;
+}
 
 /* The current generation: 1 after latch_init(), + 1 per latch_update(). Events the worker sends
  * about this latch carry it, so that control can ignore news about an older offer. */
@@ -110,11 +135,9 @@ uint32_t latch_generation(const struct latch *l);
 /* The state of comp's stream. */
 enum latch_state latch_state(const struct latch *l, enum latch_comp comp);
 
-/* The last time any packet was accepted on this leg (0 = never), for media timeouts. */
-uint64_t latch_last_seen(const struct latch *l);
-
-/* Packets dropped with verdict v since latch_init(). */
-uint32_t latch_drops(const struct latch *l, enum latch_verdict v);
+/* The low 32 bits of the last time any packet was accepted on this leg (0 = never). Drops are
+ * counted per flow and per worker and verdict by the caller, not here. */
+uint32_t latch_last_seen(const struct latch *l);
 
 /* True when v lets the packet through. */
 static inline bool latch_verdict_accepts(enum latch_verdict v)

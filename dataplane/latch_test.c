@@ -104,9 +104,6 @@ static void test_natted_learn_then_strict(void **state)
 			 LATCH_DROP_STRANGER);
 	assert_dest(&l, LATCH_COMP_RTP, "203.0.113.9:52500");
 	assert_int_equal(latch_last_seen(&l), T0 + 40);
-	assert_int_equal(latch_drops(&l, LATCH_DROP_STRANGER), 3);
-	assert_int_equal(latch_drops(&l, LATCH_DROP_PORT), 1);
-	assert_int_equal(latch_drops(&l, LATCH_ACCEPT), 0);
 }
 
 static void test_stranger_during_learning_never_latches(void **state)
@@ -381,7 +378,6 @@ static void test_nothing_expected(void **state)
 	latch_init(&l, &e, T0);
 	assert_false(latch_dest(&l, LATCH_COMP_RTP, &d));
 	assert_int_equal(check(&l, LATCH_COMP_RTP, "203.0.113.9:52500", T0), LATCH_DROP_NO_SOURCE);
-	assert_int_equal(latch_drops(&l, LATCH_DROP_NO_SOURCE), 1);
 
 	/* Port 65535 has no RTCP port above it. */
 	e = natted(0);
@@ -391,20 +387,52 @@ static void test_nothing_expected(void **state)
 	assert_dest(&l, LATCH_COMP_RTP, "203.0.113.9:65535");
 }
 
-static void test_ipv6_and_mapped(void **state)
+/* The latch is IPv4 only (IPv6 media gets a path of its own): an IPv6 expectation relays nothing,
+ * not even in a loose mode, and IPv6 or IPv4-mapped sources never latch. */
+static void test_ipv6_not_here(void **state)
 {
-	struct latch_expect e = natted(0);
+	struct latch_expect e = natted(LATCH_F_LEARN_ANY);
+	struct addr_port d;
 	struct latch l;
 
 	(void)state;
+	e.learn_window_ms = 3000;
 	e.addr = ip("2001:db8::9");
 	latch_init(&l, &e, T0);
-	/* An IPv4-mapped form of some address is not the same address. */
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "[2001:db8::9]:52500", T0),
+			 LATCH_DROP_NO_SOURCE);
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "203.0.113.9:52500", T0), LATCH_DROP_NO_SOURCE);
+	assert_false(latch_dest(&l, LATCH_COMP_RTP, &d));
+
+	e = natted(0);
+	latch_init(&l, &e, T0);
 	assert_int_equal(check(&l, LATCH_COMP_RTP, "[::ffff:203.0.113.9]:52500", T0),
 			 LATCH_DROP_STRANGER);
-	assert_int_equal(check(&l, LATCH_COMP_RTP, "[2001:db8::9]:52500", T0), LATCH_LEARNED);
-	assert_dest(&l, LATCH_COMP_RTP, "[2001:db8::9]:52500");
-	assert_int_equal(check(&l, LATCH_COMP_RTP, "[2001:db8::10]:52500", T0),
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "[2001:db8::9]:52500", T0), LATCH_DROP_STRANGER);
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "203.0.113.9:52500", T0), LATCH_LEARNED);
+}
+
+/* Times are kept as the low 32 bits of the clock: a learning window or a silence is measured
+ * across the wrap, and a window seen closed does not reopen when the clock comes round. */
+static void test_clock_wrap(void **state)
+{
+	struct latch_expect e = natted(LATCH_F_LEARN_ANY | LATCH_F_ALLOW_REBIND);
+	uint64_t t = 0xffffff00u; /* 256 ms before the low 32 bits wrap */
+	struct latch l;
+
+	(void)state;
+	e.learn_window_ms = 1000;
+	e.rebind_idle_ms = 500;
+	latch_init(&l, &e, t);
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "198.51.100.7:4000", t + 900), LATCH_LEARNED);
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "198.51.100.7:4001", t + 1200), LATCH_DROP_PORT);
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "198.51.100.7:4001", t + 1400), LATCH_REBOUND);
+	assert_int_equal(latch_last_seen(&l), (uint32_t)(t + 1400));
+
+	latch_init(&l, &e, T0);
+	assert_int_equal(check(&l, LATCH_COMP_RTCP, "198.51.100.8:4001", T0 + 2000),
+			 LATCH_DROP_STRANGER); /* the window has closed */
+	assert_int_equal(check(&l, LATCH_COMP_RTP, "198.51.100.8:4000", T0 + (1ull << 32) + 10),
 			 LATCH_DROP_STRANGER);
 }
 
@@ -412,7 +440,7 @@ static void test_names(void **state)
 {
 	(void)state;
 	/* Two legs of a session must stay well inside the 512-byte budget per session. */
-	assert_true(sizeof(struct latch) <= 176);
+	assert_true(sizeof(struct latch) <= 52);
 	assert_true(latch_verdict_accepts(LATCH_ACCEPT));
 	assert_true(latch_verdict_accepts(LATCH_LEARNED));
 	assert_true(latch_verdict_accepts(LATCH_REBOUND));
@@ -440,7 +468,8 @@ int main(void)
 		cmocka_unit_test(test_learn_any_window),
 		cmocka_unit_test(test_asymmetric),
 		cmocka_unit_test(test_nothing_expected),
-		cmocka_unit_test(test_ipv6_and_mapped),
+		cmocka_unit_test(test_ipv6_not_here),
+		cmocka_unit_test(test_clock_wrap),
 		cmocka_unit_test(test_names),
 	};
 

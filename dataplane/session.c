@@ -67,6 +67,17 @@ struct session_flow *session_lookup(struct session_table *st, uint16_t port, enu
 	return f;
 }
 
+void session_prefetch(const struct session_table *st, uint16_t port)
+{
+	const struct session_flow *f = slot(st, port, NULL);
+
+	if (f) {
+		/* An entry spans two cache lines (96 bytes, not aligned to 64). */
+		__builtin_prefetch(f);
+		__builtin_prefetch((const char *)f + sizeof(*f) - 1);
+	}
+}
+
 int session_add(struct session_table *st, uint16_t port, uint16_t peer_port, uint32_t id,
 		const struct latch_expect *exp, uint64_t now_ms)
 {
@@ -114,18 +125,26 @@ unsigned session_count(const struct session_table *st)
 	return st->count;
 }
 
-int session_flow_read(const struct session_table *st, uint16_t port, struct session_flow_stats *out)
+int session_flow_read(const struct session_table *st, uint16_t port, uint64_t now_ms,
+		      struct session_flow_stats *out)
 {
 	unsigned odd = 0;
 	struct session_flow *f = slot(st, port, &odd);
+	uint32_t last, ago;
 
 	if (!f || odd || !__atomic_load_n(&f->id, __ATOMIC_ACQUIRE))
 		return -ENOENT;
 	out->pkts_in = __atomic_load_n(&f->pkts_in, __ATOMIC_RELAXED);
 	out->bytes_in = __atomic_load_n(&f->bytes_in, __ATOMIC_RELAXED);
-	out->pkts_out = __atomic_load_n(&f->pkts_out, __ATOMIC_RELAXED);
-	out->bytes_out = __atomic_load_n(&f->bytes_out, __ATOMIC_RELAXED);
 	out->drops = __atomic_load_n(&f->drops, __ATOMIC_RELAXED);
-	out->last_seen_ms = __atomic_load_n(&f->last_seen_ms, __ATOMIC_RELAXED);
+	last = __atomic_load_n(&f->last_seen_ms, __ATOMIC_RELAXED);
+	out->last_seen_ms = 0;
+	if (out->pkts_in) {
+		/* The worker stored the low 32 bits of the same clock: the distance back from now
+		 * modulo 2^32 is exact for any silence shorter than ~24 days (a packet stamped
+		 * "after" now by a racing worker counts as now). */
+		ago = (uint32_t)now_ms - last;
+		out->last_seen_ms = (int32_t)ago < 0 || ago > now_ms ? now_ms : now_ms - ago;
+	}
 	return 0;
 }

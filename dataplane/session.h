@@ -10,7 +10,8 @@
 
 /* One leg of a relayed stream: the remote endpoint that sends to this leg's relay ports (RTP port,
  * and RTP + 1 for RTCP unless rtcp-mux). Media received here leaves from the peer leg's ports
- * towards the peer's latched destination.
+ * towards the peer's latched destination. 96 bytes, IPv4 only (see struct latch): a session of
+ * two legs costs 192 bytes here (docs/PERFORMANCE.md, memory per session).
  *
  * Ownership: every field is written by the owning worker only. The counters and last_seen_ms are
  * also read by the control lcore for stats and media timeouts, with relaxed atomic loads (see
@@ -20,19 +21,23 @@ struct session_flow {
 	uint32_t id;	    /* control's handle for events (stream id), 0 = slot unused */
 	uint16_t port;	    /* this leg's RTP port (even) */
 	uint16_t peer_port; /* the other leg's RTP port */
-	bool has_mac;	    /* mac is the Ethernet source of the packets latched from mac_ip */
-	uint8_t mac[6];
-	uint32_t mac_ip; /* network order */
-	uint64_t last_reject_ev_ms;
-	uint64_t last_miss_ev_ms;
-	/* worker: rw; control: ro (relaxed atomics) */
-	uint64_t pkts_in, bytes_in, pkts_out, bytes_out, drops;
-	uint64_t last_seen_ms;
+	uint32_t mac_ip;    /* network order */
+	uint8_t mac[6];	    /* the Ethernet source of the packets latched from mac_ip */
+	bool has_mac;
+	/* Low 32 bits of the ms clock of the last REJECTED event about this leg and of the last
+	 * NEIGH_MISS event for media towards it: one rate limit (an event a second) for both. */
+	uint32_t last_event_ms;
+	/* worker: rw; control: ro (relaxed atomics). 32-bit packet counts wrap after 2^32 packets
+	 * (~2.7 years of 50 packets/s). */
+	uint32_t pkts_in, drops;
+	uint32_t last_seen_ms; /* low 32 bits of the ms clock of the last accepted packet */
+	uint64_t bytes_in;
 };
 
 /* What control reads of a flow (a consistent-enough snapshot: each field is read atomically). */
 struct session_flow_stats {
-	uint64_t pkts_in, bytes_in, pkts_out, bytes_out, drops, last_seen_ms;
+	uint64_t pkts_in, bytes_in, drops;
+	uint64_t last_seen_ms; /* full ms clock (rebuilt from the low 32 bits), 0 = never */
 };
 
 struct session_table;
@@ -46,6 +51,10 @@ void session_table_free(struct session_table *st);
  * or no flow is installed. *comp says which port of the pair it was (RTP for the even one). Worker
  * only; O(1), no allocation. */
 struct session_flow *session_lookup(struct session_table *st, uint16_t port, enum latch_comp *comp);
+
+/* A hint: starts loading the flow entry of local port into the cache (nothing when the port is
+ * outside the range). Worker only; never faults. */
+void session_prefetch(const struct session_table *st, uint16_t port);
 
 /* Installs a flow on RTP port `port` relaying to peer_port under the expectation exp. Returns 0,
  * -EINVAL (port not an even port of the range, id 0) or -EEXIST. Worker only. */
@@ -63,12 +72,19 @@ int session_del(struct session_table *st, uint16_t port);
 /* Installed flows. */
 unsigned session_count(const struct session_table *st);
 
-/* Reads the shared counters of the flow on `port` from any thread. Returns 0 or -ENOENT. */
-int session_flow_read(const struct session_table *st, uint16_t port,
+/* Reads the shared counters of the flow on `port` from any thread; now_ms (the same clock as the
+ * worker's, not older than the flow's last packet by more than ~24 days) rebuilds last_seen_ms.
+ * Returns 0 or -ENOENT. */
+int session_flow_read(const struct session_table *st, uint16_t port, uint64_t now_ms,
 		      struct session_flow_stats *out);
 
 /* Adds v to a shared counter; called by the owning worker only (relaxed store: one writer). */
 static inline void session_counter_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static inline void session_counter_add32(uint32_t *c, uint32_t v)
 {
 	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
 }

@@ -165,7 +165,8 @@ static void handle_msg(struct worker *w, const struct dp_msg *m, uint64_t now_ms
 }
 
 static void flow_event(struct worker *w, const struct session_flow *f, uint16_t type,
-		       const struct addr_port *src, enum latch_comp comp, enum latch_verdict v)
+		       uint32_t src_ip, uint16_t src_port, enum latch_comp comp,
+		       enum latch_verdict v)
 {
 	struct dp_msg ev;
 
@@ -176,7 +177,9 @@ static void flow_event(struct worker *w, const struct session_flow *f, uint16_t 
 	ev.worker = (uint16_t)w->cfg.id;
 	ev.id = f->id;
 	ev.generation = latch_generation(&f->latch);
-	ev.u.ev.src = *src;
+	ev.u.ev.src.ip.family = AF_INET;
+	ev.u.ev.src.ip.v4.s_addr = src_ip;
+	ev.u.ev.src.port = src_port;
 	ev.u.ev.comp = (uint8_t)comp;
 	ev.u.ev.verdict = (uint8_t)v;
 	event(w, &ev);
@@ -223,10 +226,10 @@ static const uint8_t *dest_mac(struct worker *w, struct session_flow *peer, uint
 	if (w->cfg.gateway_ip && (dst & w->cfg.netmask) != (w->cfg.media_ip & w->cfg.netmask))
 		hop = w->cfg.gateway_ip;
 	mac = neigh_lookup(w, hop);
-	if (!mac && now_ms - peer->last_miss_ev_ms >= EVENT_INTERVAL_MS) {
+	if (!mac && (uint32_t)now_ms - peer->last_event_ms >= EVENT_INTERVAL_MS) {
 		struct dp_msg ev;
 
-		peer->last_miss_ev_ms = now_ms;
+		peer->last_event_ms = (uint32_t)now_ms;
 		memset(&ev, 0, sizeof(ev));
 		ev.type = DP_EV_NEIGH_MISS;
 		ev.worker = (uint16_t)w->cfg.id;
@@ -284,7 +287,8 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	enum latch_comp comp, lcomp, pcomp;
 	enum classify_media media;
 	enum latch_verdict v;
-	struct addr_port src, dst;
+	uint32_t dst_ip;
+	uint16_t dst_port;
 	const uint8_t *mac;
 	uint16_t out_port;
 	struct rte_ipv4_hdr *ip;
@@ -302,16 +306,21 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 		drop(m);
 		return;
 	}
+	/* The peer's entry is needed for every packet that gets through: fetch it while the
+	 * payload is checked and the latch decides. */
+	peer = session_lookup(w->cfg.sessions, f->peer_port, &pcomp);
+	if (peer)
+		rte_prefetch0(peer);
 	media = classify_media(frame + cr->payload_off, cr->payload_len);
 	/* A relay without ICE answers no STUN, and STUN must never latch a source. */
 	if (media == CLASSIFY_MEDIA_BAD || media == CLASSIFY_MEDIA_STUN) {
 		STAT_ADD(w, drop_media, 1);
-		session_counter_add(&f->drops, 1);
+		session_counter_add32(&f->drops, 1);
 		drop(m);
 		return;
 	}
 	lcomp = comp;
-	if (f->latch.exp.flags & LATCH_F_RTCP_MUX) {
+	if (latch_flags(&f->latch) & LATCH_F_RTCP_MUX) {
 		/* RFC 5761 §4: with rtcp-mux everything arrives on the RTP port; RTCP is told apart
 		 * by its packet type. The RTCP port of the pair is not in use. */
 		if (comp == LATCH_COMP_RTCP) {
@@ -321,47 +330,43 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 		}
 		lcomp = media == CLASSIFY_MEDIA_RTCP ? LATCH_COMP_RTCP : LATCH_COMP_RTP;
 	}
-	memset(&src, 0, sizeof(src));
-	src.ip.family = AF_INET;
-	src.ip.v4.s_addr = cr->src_ip;
-	src.port = cr->src_port;
-	v = latch_check(&f->latch, lcomp, &src, now_ms);
-	if (!latch_verdict_accepts(v)) {
-		STAT_ADD(w, drop_latch[v], 1);
-		session_counter_add(&f->drops, 1);
-		if (now_ms - f->last_reject_ev_ms >= EVENT_INTERVAL_MS) {
-			f->last_reject_ev_ms = now_ms;
-			flow_event(w, f, DP_EV_REJECTED, &src, lcomp, v);
+	v = latch_check4(&f->latch, lcomp, cr->src_ip, cr->src_port, now_ms);
+	if (unlikely(v != LATCH_ACCEPT)) {
+		if (!latch_verdict_accepts(v)) {
+			STAT_ADD(w, drop_latch[v], 1);
+			session_counter_add32(&f->drops, 1);
+			if ((uint32_t)now_ms - f->last_event_ms >= EVENT_INTERVAL_MS) {
+				f->last_event_ms = (uint32_t)now_ms;
+				flow_event(w, f, DP_EV_REJECTED, cr->src_ip, cr->src_port, lcomp,
+					   v);
+			}
+			drop(m);
+			return;
 		}
-		drop(m);
-		return;
-	}
-	if (v != LATCH_ACCEPT) {
 		/* Replies go back through the hop the latched packets came from. */
 		memcpy(f->mac, frame + 6, 6);
 		f->mac_ip = cr->src_ip;
 		f->has_mac = true;
-		flow_event(w, f, DP_EV_LATCHED, &src, lcomp, v);
+		flow_event(w, f, DP_EV_LATCHED, cr->src_ip, cr->src_port, lcomp, v);
 	}
-	session_counter_add(&f->pkts_in, 1);
+	session_counter_add32(&f->pkts_in, 1);
 	session_counter_add(&f->bytes_in, cr->payload_len);
-	__atomic_store_n(&f->last_seen_ms, now_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&f->last_seen_ms, (uint32_t)now_ms, __ATOMIC_RELAXED);
 
-	peer = session_lookup(w->cfg.sessions, f->peer_port, &pcomp);
 	pcomp = lcomp;
-	if (!peer || !latch_dest(&peer->latch, pcomp, &dst) || dst.ip.family != AF_INET) {
+	if (!peer || !latch_dest4(&peer->latch, pcomp, &dst_ip, &dst_port)) {
 		STAT_ADD(w, drop_no_dest, 1);
 		drop(m);
 		return;
 	}
-	mac = dest_mac(w, peer, dst.ip.v4.s_addr, now_ms);
+	mac = dest_mac(w, peer, dst_ip, now_ms);
 	if (!mac) {
 		STAT_ADD(w, drop_no_neigh, 1);
 		drop(m);
 		return;
 	}
 	out_port = peer->port;
-	if (pcomp == LATCH_COMP_RTCP && !(peer->latch.exp.flags & LATCH_F_RTCP_MUX))
+	if (pcomp == LATCH_COMP_RTCP && !(latch_flags(&peer->latch) & LATCH_F_RTCP_MUX))
 		out_port++;
 
 	/* Ethernet padding after the IP datagram is not sent on. */
@@ -372,11 +377,9 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	memcpy(frame + 6, w->cfg.media_mac, 6);
 	ip = (struct rte_ipv4_hdr *)(frame + cr->l3_off);
 	udp = (struct rte_udp_hdr *)(frame + cr->l4_off);
-	rewrite_l3l4(ip, udp, w->cfg.media_ip, dst.ip.v4.s_addr, rte_cpu_to_be_16(out_port),
-		     rte_cpu_to_be_16(dst.port), udp_verified);
+	rewrite_l3l4(ip, udp, w->cfg.media_ip, dst_ip, rte_cpu_to_be_16(out_port),
+		     rte_cpu_to_be_16(dst_port), udp_verified);
 	m->ol_flags = 0;
-	session_counter_add(&peer->pkts_out, 1);
-	session_counter_add(&peer->bytes_out, cr->payload_len);
 	STAT_ADD(w, relayed, 1);
 	STAT_ADD(w, tx, rte_eth_tx_buffer(w->cfg.port_id, w->cfg.tx_queue, w->txb, m));
 }
@@ -422,14 +425,27 @@ unsigned worker_poll(struct worker *w, uint64_t now_ms)
 	nrx = rte_eth_rx_burst(w->cfg.port_id, w->cfg.rx_queue, pkts, WORKER_BURST);
 	if (nrx)
 		STAT_ADD(w, rx, nrx);
+	if (nrx > 0)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[0], void *));
+	if (nrx > 1)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[1], void *));
 	for (unsigned i = 0; i < nrx; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct classify_result cr;
 		uint32_t flags = 0;
 		bool nic_good;
 
-		if (i + 1 < nrx)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		/* Two packets ahead: its headers. One ahead: its flow entry, found by the UDP
+		 * destination port where it is for a plain IPv4 header (a hint only: classify
+		 * decides later what the frame really is). */
+		if (i + 2 < nrx)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
+		if (i + 1 < nrx && pkts[i + 1]->data_len >= 38) {
+			const uint8_t *nf = rte_pktmbuf_mtod(pkts[i + 1], const uint8_t *);
+
+			if (nf[12] == 0x08 && nf[13] == 0x00 && nf[14] == 0x45)
+				session_prefetch(w->cfg.sessions, (uint16_t)(nf[36] << 8 | nf[37]));
+		}
 		if (m->nb_segs != 1) {
 			STAT_ADD(w, drop_multiseg, 1);
 			drop(m);
