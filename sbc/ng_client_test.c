@@ -59,6 +59,24 @@ struct ctx {
 	uint64_t t0;
 };
 
+static void fake_open6(struct fake *f, uint32_t weight)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
+	socklen_t sl = sizeof(sa);
+
+	memset(f, 0, sizeof(*f));
+	f->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(f->fd >= 0);
+	sa.sin6_addr = in6addr_loopback;
+	assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
+	f->cfg.addr.ip.family = AF_INET6;
+	f->cfg.addr.ip.v6 = sa.sin6_addr;
+	f->cfg.addr.port = ntohs(sa.sin6_port);
+	f->cfg.weight = weight;
+	f->auto_pong = true;
+}
+
 static void fake_open(struct fake *f, uint32_t weight)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -911,6 +929,117 @@ static void test_failover_recovery(void **state)
 	ctx_close(&x);
 }
 
+/* Many calls at once: the tables grow, replies in any order complete the right requests. */
+static void test_many(void **state)
+{
+	enum { N = 1000 };
+	static const uint32_t w[] = {1, 1};
+	struct ctx x;
+	struct rec *rec = calloc(N, sizeof(*rec));
+	struct rec del = {0};
+	char(*d)[DGRAM_MAX] = calloc(N, DGRAM_MAX);
+	int fk[N];
+
+	(void)state;
+	assert_non_null(rec);
+	assert_non_null(d);
+	ctx_open(&x, 2, w, 60000);
+	for (int i = 0; i < N; i++) {
+		char cid[32];
+		struct ng_params p;
+
+		snprintf(cid, sizeof(cid), "m%d", i);
+		p = offer_of(cid);
+		assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec[i], NULL), 0);
+		fk[i] = ng_client_call_dataplane(x.c, cid);
+		assert_true(fake_pop(&x.f[fk[i]], d[i]) > 0);
+	}
+	assert_int_equal(ng_client_pending(x.c), N);
+	assert_int_equal(ng_client_calls(x.c), N);
+	/* Answered last first; the client reads at most a batch per readiness, so settle more. */
+	for (int i = N - 1; i >= 0; i--) {
+		fake_answer(&x.f[fk[i]], d[i], "d6:result2:ok3:sdp4:m=oke");
+		if (i % 50 == 0)
+			settle(&x);
+	}
+	settle(&x);
+	for (int i = 0; i < N; i++) {
+		char cid[32];
+
+		assert_int_equal(rec[i].calls, 1);
+		assert_int_equal(rec[i].status, NG_STATUS_OK);
+		assert_int_equal(rec[i].dp, fk[i]);
+		snprintf(cid, sizeof(cid), "m%d", i);
+		assert_true(strstr(d[i], cid) != NULL);
+	}
+	assert_int_equal(ng_client_pending(x.c), 0);
+	for (int i = 0; i < N; i++) {
+		char cid[32];
+		struct ng_params p = {.cmd = NG_CMD_DELETE};
+
+		snprintf(cid, sizeof(cid), "m%d", i);
+		p.call_id = cid;
+		assert_int_equal(ng_client_request(x.c, &p, on_reply, &del, NULL), 0);
+		assert_true(fake_pop(&x.f[fk[i]], d[i]) > 0);
+		fake_answer(&x.f[fk[i]], d[i], "d6:result2:oke");
+		if (i % 50 == 0)
+			settle(&x);
+	}
+	settle(&x);
+	assert_int_equal(del.calls, N);
+	assert_int_equal(ng_client_calls(x.c), 0);
+	assert_int_equal(ng_client_pending(x.c), 0);
+	ctx_close(&x);
+	free(d);
+	free(rec);
+}
+
+/* A dataplane on IPv6 beside one on IPv4: one socket each, replies matched by source. */
+static void test_ipv6(void **state)
+{
+	struct ctx x;
+	struct ng_dataplane_cfg dps[2];
+	struct ng_client_cfg cfg = {.ping_interval_ms = 60000, .seed = 9};
+	struct rec rec = {0};
+	struct ng_params p = offer_of("v6call");
+	char d[DGRAM_MAX], buf[ADDR_STRLEN];
+	json_t *j;
+
+	(void)state;
+	memset(&x, 0, sizeof(x));
+	x.lp = loop_new();
+	assert_non_null(x.lp);
+	x.t0 = loop_now(x.lp) + 1000000;
+	loop_advance(x.lp, x.t0);
+	fake_open6(&x.f[0], 1);
+	fake_open(&x.f[1], 0);
+	x.nf = 2;
+	dps[0] = x.f[0].cfg;
+	dps[1] = x.f[1].cfg;
+	cfg.dataplanes = dps;
+	cfg.n_dataplanes = 2;
+	x.c = ng_client_new(x.lp, &cfg);
+	assert_non_null(x.c);
+	at(&x, 0);
+	assert_int_equal(x.f[0].pings, 1);
+	assert_int_equal(x.f[1].pings, 1);
+	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
+	assert_int_equal(ng_client_call_dataplane(x.c, "v6call"), 0);
+	assert_true(fake_pop(&x.f[0], d) > 0);
+	fake_answer(&x.f[0], d, "d6:result2:oke");
+	settle(&x);
+	assert_int_equal(rec.calls, 1);
+	assert_int_equal(rec.status, NG_STATUS_OK);
+	j = ng_client_dump(x.c);
+	snprintf(buf, sizeof(buf), "[::1]:%u", x.f[0].cfg.addr.port);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(j, "dataplanes"), 0), "address")),
+		buf);
+	json_decref(j);
+	ctx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -925,6 +1054,8 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_weights_affinity),
 		cmocka_unit_test(test_failover_recovery),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
