@@ -17,10 +17,12 @@
 #include "log.h"
 
 #define NG_DGRAM_MAX	   65536 /* a UDP payload always fits */
+#define NG_UDP_MAX	   65507 /* largest UDP payload over IPv4 */
 #define NG_RECV_BATCH	   64	 /* datagrams read per readiness event, so others get a turn */
 #define NG_REPLY_MAX_ITEMS 16384 /* a query reply of 16 streams stays far below this */
 #define NG_WEIGHT_MAX	   1000000u
 #define NG_HASH_MIN	   64
+#define NG_SOCKBUF	   (4 << 20)
 
 /* ---- requests: the wire format ---- */
 
@@ -508,6 +510,8 @@ static int req_submit(struct ng_client *c, int dp, const struct ng_params *p, ng
 	rc = ng_params_encode(p, &w);
 	if (rc == 0)
 		rc = bencode_writer_finish(&w, &r->len);
+	if (rc == 0 && r->len > NG_UDP_MAX)
+		rc = -EMSGSIZE; /* would only time out: say so now */
 	if (rc != 0) {
 		free(r);
 		return rc == -ENOSPC ? -EINVAL : rc;
@@ -794,9 +798,16 @@ static int dp_init(struct ng_client *c, struct ng_dp *d, const struct ng_datapla
 	if (*fdp < 0) {
 		int rc;
 
+		int bufsz = NG_SOCKBUF;
+
 		*fdp = socket(cfg->addr.ip.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (*fdp < 0)
 			return -errno;
+		/* A burst of calls brings a burst of replies of a few hundred bytes each, and the
+		 * default buffer holds only about a hundred datagrams: every one dropped costs a
+		 * retransmission delay. Best effort, the kernel caps it at net.core.rmem_max. */
+		(void)setsockopt(*fdp, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+		(void)setsockopt(*fdp, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 		rc = loop_fd_add(c->lp, *fdp, EPOLLIN, on_readable, c);
 		if (rc != 0) {
 			close(*fdp);

@@ -123,8 +123,8 @@ void ng_client_free(struct ng_client *c);
  * first offer fails, with an error, a timeout or a bad reply, the call is untied again). A delete
  * unties the call when it ends, whatever its outcome. On success *id (may be NULL) gets the
  * request's id for ng_client_cancel and cb will be called exactly once; on failure cb is never
- * called. Returns 0, -EINVAL (bad params), -EHOSTUNREACH (no dataplane in rotation for a new call)
- * or -ENOMEM. */
+ * called. Returns 0, -EINVAL (bad params), -EMSGSIZE (larger than a UDP datagram), -EHOSTUNREACH
+ * (no dataplane in rotation for a new call) or -ENOMEM. */
 int ng_client_request(struct ng_client *c, const struct ng_params *p, ng_client_cb cb, void *arg,
 		      uint64_t *id);
 

@@ -472,6 +472,20 @@ static void test_reply_ok(void **state)
 	assert_false(rec.has_sdp);
 	assert_int_equal(ng_client_calls(x.c), 0);
 	assert_int_equal(ng_client_call_dataplane(x.c, "call-1"), -ENOENT);
+	{
+		/* Too large for one datagram: refused at once, nothing left behind. */
+		struct ng_params big = offer_of("call-big");
+		char *sdp = malloc(70000);
+
+		assert_non_null(sdp);
+		memset(sdp, 'a', 70000);
+		big.sdp = sdp;
+		big.sdp_len = 70000;
+		assert_int_equal(ng_client_request(x.c, &big, on_reply, &rec, NULL), -EMSGSIZE);
+		assert_int_equal(ng_client_call_dataplane(x.c, "call-big"), -ENOENT);
+		free(sdp);
+	}
+	assert_int_equal(rec.calls, 2);
 	ctx_close(&x);
 }
 
