@@ -104,6 +104,8 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	ratelimit_cfg_of(np, &rc);
 	ratelimit_reconfigure(d->limit, &rc);
 	keepalive_set_interval(d->ka, policy_settings(np)->keepalive_interval);
+	/* A new interval (keepalives may just have been switched on) applies now. */
+	loop_timer_start(d->loop, &d->ka_timer, 1);
 	registrar_set_policy(d->reg, np);
 	proxy_set_policy(d->proxy, np);
 	policy_free(d->policy);

@@ -10,60 +10,12 @@
 #include <strings.h>
 #include <time.h>
 
-#include "dialog.h"
 #include "fixup.h"
 #include "log.h"
 #include "media.h"
 #include "nat.h"
 #include "policy.h"
-#include "txn.h"
-
-/* Parallel forking to more contacts than this is cut (RFC 3261 §16.6 leaves the bound to us). */
-#define PROXY_MAX_BRANCHES 8
-
-struct proxy_fork;
-
-struct proxy_branch {
-	struct proxy_fork *fork;
-	struct txn *ct;	    /* NULL once terminated */
-	int status;	    /* last status received */
-	bool cancel_wanted; /* cancel as soon as a provisional arrives (RFC 3261 §9.1) */
-	bool cancelled;
-	bool done; /* a final response arrived */
-};
-
-/* One request being proxied: its server transaction and its client branches. */
-struct proxy_fork {
-	struct proxy *p;
-	struct txn *st;	     /* NULL once terminated */
-	struct sip_msg *req; /* the request as received, with the common edits */
-	bool invite;
-	bool final_sent;
-	unsigned int media_pending; /* responses waiting for the dataplane */
-	int best_status;
-	char *best;
-	size_t best_len;
-	size_t nbranches;
-	struct proxy_branch branches[PROXY_MAX_BRANCHES];
-};
-
-struct proxy_stats_counters {
-	uint64_t requests, responses, invalid, replied_invalid, forwarded, local_replies;
-	uint64_t auth_challenges, auth_failures, not_found, registrations, media_timeouts;
-};
-
-struct proxy {
-	struct proxy_cfg cfg;
-	struct txn_layer *tl;
-	struct dialog_table *dialogs;
-	/* The message being handled: set by proxy_recv around txn_input so that the transaction
-	 * callbacks use the parsed message instead of parsing again. */
-	struct sip_msg *cur;
-	struct txn_peer cur_src;
-	struct proxy_stats_counters st;
-	uint64_t tag_seq;
-	struct log_ratelimit rl_invalid;
-};
+#include "proxy_priv.h"
 
 static uint64_t now_s(void)
 {
@@ -72,7 +24,7 @@ static uint64_t now_s(void)
 
 /* --- addresses ------------------------------------------------------------------------------ */
 
-static bool is_self_host(const struct proxy *p, const struct sip_host *h)
+bool proxy_is_self_host(const struct proxy *p, const struct sip_host *h)
 {
 	uint16_t port = h->port != 0 ? h->port : 5060;
 
@@ -84,7 +36,7 @@ static bool is_self_host(const struct proxy *p, const struct sip_host *h)
 	return false;
 }
 
-static const struct addr_port *self_for(const struct proxy *p, int family)
+const struct addr_port *proxy_self_for(const struct proxy *p, int family)
 {
 	for (size_t i = 0; i < p->cfg.nself; i++)
 		if (p->cfg.self[i].ip.family == family)
@@ -92,7 +44,7 @@ static const struct addr_port *self_for(const struct proxy *p, int family)
 	return &p->cfg.self[0];
 }
 
-static const char *transport_token(enum sip_transport t)
+const char *proxy_transport_token(enum sip_transport t)
 {
 	switch (t) {
 	case SIP_TRANSPORT_TCP:
@@ -106,25 +58,25 @@ static const char *transport_token(enum sip_transport t)
 
 /* --- sending -------------------------------------------------------------------------------- */
 
-static int send_to(struct proxy *p, const struct txn_peer *dst, const char *buf, size_t len)
+int proxy_send_to(struct proxy *p, const struct txn_peer *dst, const char *buf, size_t len)
 {
 	return transport_send(p->cfg.transport, &dst->addr, dst->transport, dst->conn_id, buf, len);
 }
 
-static void make_tag(struct proxy *p, char *out, size_t len)
+void proxy_make_tag(struct proxy *p, char *out, size_t len)
 {
 	snprintf(out, len, "sbc%llx%llx", (unsigned long long)now_s(),
 		 (unsigned long long)++p->tag_seq);
 }
 
 /* Answers request m on server transaction st (or statelessly to src when st is NULL). */
-static void reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
-		  const struct txn_peer *src, int code, const char *extra)
+void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
+		 const struct txn_peer *src, int code, const char *extra)
 {
 	char tag[48];
 	size_t len;
 
-	make_tag(p, tag, sizeof(tag));
+	proxy_make_tag(p, tag, sizeof(tag));
 	char *buf = sipmsg_response(m, code, sipmsg_reason_phrase(code), tag, extra, &len);
 
 	if (buf == NULL)
@@ -133,7 +85,7 @@ static void reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 	if (st != NULL)
 		txn_respond(st, code, buf, len);
 	else
-		send_to(p, src, buf, len);
+		proxy_send_to(p, src, buf, len);
 	free(buf);
 }
 
@@ -141,7 +93,7 @@ static void reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 
 static int ops_send(void *arg, const struct txn_peer *dst, const char *buf, size_t len)
 {
-	return send_to(arg, dst, buf, len);
+	return proxy_send_to(arg, dst, buf, len);
 }
 
 static char *ops_trying(void *arg, const char *req, size_t req_len, size_t *out_len)
@@ -174,7 +126,7 @@ static char *ops_ack(void *arg, const char *req, size_t req_len, const char *res
 	return out;
 }
 
-static void fork_maybe_free(struct proxy_fork *f)
+void proxy_fork_maybe_free(struct proxy_fork *f)
 {
 	if (f->st != NULL || f->media_pending > 0)
 		return;
@@ -186,15 +138,13 @@ static void fork_maybe_free(struct proxy_fork *f)
 	free(f);
 }
 
-static void cancel_branch(struct proxy *p, struct proxy_branch *b);
-
 /* RFC 3261 §16.8: an INVITE branch that rang too long without a final answer is cancelled. */
 static void ops_timer_c(void *arg, struct txn *ct)
 {
 	struct proxy_branch *b = txn_user(ct);
 
 	if (b != NULL && !b->done && !b->cancelled)
-		cancel_branch(arg, b);
+		proxy_cancel_branch(arg, b);
 }
 
 static void ops_terminated(void *arg, struct txn *t)
@@ -208,17 +158,17 @@ static void ops_terminated(void *arg, struct txn *t)
 		struct proxy_fork *f = u;
 
 		f->st = NULL;
-		fork_maybe_free(f);
+		proxy_fork_maybe_free(f);
 	} else {
 		struct proxy_branch *b = u;
 
 		b->ct = NULL;
-		fork_maybe_free(b->fork);
+		proxy_fork_maybe_free(b->fork);
 	}
 }
 
 /* Fills the transaction facts of m. */
-static int facts_of(const struct sip_msg *m, struct txn_msg *tm)
+int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm)
 {
 	struct sip_via via;
 	size_t len;
@@ -246,11 +196,6 @@ static int facts_of(const struct sip_msg *m, struct txn_msg *tm)
 
 /* --- forwarding ----------------------------------------------------------------------------- */
 
-struct target {
-	char uri[512]; /* new Request-URI, empty: keep */
-	struct txn_peer dst;
-};
-
 /* Sends the request of f (with its common edits) to each target as its own client transaction:
  * our Via with a new branch on top (RFC 3261 §16.6 step 8), the target's Request-URI. */
 static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
@@ -258,7 +203,7 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 	size_t started = 0;
 
 	for (size_t i = 0; i < n && f->nbranches < PROXY_MAX_BRANCHES; i++) {
-		const struct addr_port *self = self_for(p, t[i].dst.addr.ip.family);
+		const struct addr_port *self = proxy_self_for(p, t[i].dst.addr.ip.family);
 		char branch[64], via[256], ip[ADDR_STRLEN];
 		struct txn_msg tm;
 		size_t len;
@@ -267,7 +212,7 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 			continue;
 		addr_port_format(self, ip, sizeof(ip));
 		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-			 transport_token(t[i].dst.transport), ip, branch);
+			 proxy_transport_token(t[i].dst.transport), ip, branch);
 		unsigned int mark = sipmsg_edit_mark(f->req);
 
 		if (sipmsg_push_via(f->req, via) != 0 ||
@@ -278,7 +223,7 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 		char *buf = sipmsg_serialize(f->req, &len);
 
 		sipmsg_edit_rollback(f->req, mark);
-		if (buf == NULL || facts_of(f->req, &tm) != 0) {
+		if (buf == NULL || proxy_facts_of(f->req, &tm) != 0) {
 			free(buf);
 			continue;
 		}
@@ -317,7 +262,7 @@ static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_m
 }
 
 /* Takes ownership of the current message for a fork (proxy_recv then does not free it). */
-static struct sip_msg *take_current(struct proxy *p)
+struct sip_msg *proxy_take_current(struct proxy *p)
 {
 	struct sip_msg *m = p->cur;
 
@@ -337,15 +282,15 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 		size_t len;
 
 		txn_make_branch(p->tl, branch, sizeof(branch));
-		addr_port_format(self_for(p, t[0].dst.addr.ip.family), ip, sizeof(ip));
+		addr_port_format(proxy_self_for(p, t[0].dst.addr.ip.family), ip, sizeof(ip));
 		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s",
-			 transport_token(t[0].dst.transport), ip, branch);
+			 proxy_transport_token(t[0].dst.transport), ip, branch);
 		if (sipmsg_push_via(m, via) == 0 &&
 		    (t[0].uri[0] == '\0' || sipmsg_set_ruri(m, t[0].uri) == 0)) {
 			char *buf = sipmsg_serialize(m, &len);
 
 			if (buf != NULL)
-				send_to(p, &t[0].dst, buf, len);
+				proxy_send_to(p, &t[0].dst, buf, len);
 			free(buf);
 			p->st.forwarded++;
 		}
@@ -354,13 +299,13 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 	}
 	f = fork_new(p, st, m);
 	if (f == NULL) {
-		reply(p, st, m, NULL, 500, NULL);
+		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);
 		return;
 	}
 	if (fork_out(p, f, t, n) != 0) {
 		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
-		reply(p, st, f->req, NULL, 503, NULL);
+		proxy_reply(p, st, f->req, NULL, 503, NULL);
 		f->final_sent = true;
 		if (f->invite && p->cfg.media != NULL &&
 		    sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0}))
@@ -386,7 +331,7 @@ static void on_request_media(void *arg, int status)
 		/* An ACK cannot be refused: it goes on with whatever SDP it has. */
 		forward(p, q->st, q->m, q->t, q->n);
 	} else {
-		reply(p, q->st, q->m, NULL, status, NULL);
+		proxy_reply(p, q->st, q->m, NULL, status, NULL);
 		media_delete(p->cfg.media, q->m);
 		sipmsg_free(q->m);
 	}
@@ -398,7 +343,7 @@ static void on_request_media(void *arg, int status)
 static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *src, bool natted,
 		      const struct target *t, size_t n)
 {
-	struct sip_msg *m = take_current(p);
+	struct sip_msg *m = proxy_take_current(p);
 	const char *sdp;
 	size_t sdp_len;
 
@@ -437,7 +382,7 @@ static bool hop_of(const struct sip_host *h, enum sip_transport t, struct txn_pe
 }
 
 /* Sends a CANCEL for branch b, built from the request as forwarded (RFC 3261 §9.1). */
-static void cancel_branch(struct proxy *p, struct proxy_branch *b)
+void proxy_cancel_branch(struct proxy *p, struct proxy_branch *b)
 {
 	size_t rlen, clen;
 	const char *rq = b->ct != NULL ? txn_request(b->ct, &rlen) : NULL;
@@ -446,7 +391,7 @@ static void cancel_branch(struct proxy *p, struct proxy_branch *b)
 	char *cancel = fw != NULL ? sipmsg_cancel_for(fw, &clen) : NULL;
 	struct txn_msg cm;
 
-	if (cancel != NULL && facts_of(fw, &cm) == 0) {
+	if (cancel != NULL && proxy_facts_of(fw, &cm) == 0) {
 		snprintf(cm.method, sizeof(cm.method), "CANCEL");
 		/* Its 200 needs no handling: the new transaction has no user data. */
 		txn_client_new(p->tl, &cm, cancel, clen, txn_peer(b->ct));
@@ -462,8 +407,8 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 {
 	struct txn_msg tm;
 
-	if (facts_of(m, &tm) != 0) {
-		reply(p, st, m, NULL, 400, NULL);
+	if (proxy_facts_of(m, &tm) != 0) {
+		proxy_reply(p, st, m, NULL, 400, NULL);
 		return;
 	}
 	struct txn *inv = txn_cancel_target(p->tl, &tm);
@@ -471,10 +416,10 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 	/* RFC 3261 §16.10: a CANCEL matching nothing gets 481; otherwise 200 at once, and the
 	 * pending branches are cancelled. */
 	if (inv == NULL || txn_user(inv) == NULL) {
-		reply(p, st, m, NULL, 481, NULL);
+		proxy_reply(p, st, m, NULL, 481, NULL);
 		return;
 	}
-	reply(p, st, m, NULL, 200, NULL);
+	proxy_reply(p, st, m, NULL, 200, NULL);
 	if (p->cfg.media != NULL)
 		media_delete(p->cfg.media, m);
 	struct proxy_fork *f = txn_user(inv);
@@ -486,25 +431,25 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 			continue;
 		b->cancel_wanted = true;
 		if (b->status >= 100)
-			cancel_branch(p, b);
+			proxy_cancel_branch(p, b);
 	}
 }
 
-static void cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep)
+void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep)
 {
 	for (size_t i = 0; i < f->nbranches; i++) {
 		struct proxy_branch *b = &f->branches[i];
 
 		if (b == keep || b->done || b->cancelled || b->ct == NULL || b->status < 100)
 			continue;
-		cancel_branch(p, b);
+		proxy_cancel_branch(p, b);
 	}
 }
 
 /* The domain a URI host stands for: our own address means the default domain (the realm). */
 static const char *domain_of(const struct proxy *p, const struct sip_host *h)
 {
-	if (is_self_host(p, h))
+	if (proxy_is_self_host(p, h))
 		return policy_settings(p->cfg.policy)->realm;
 	return h->host;
 }
@@ -526,7 +471,7 @@ static void handle_register(struct proxy *p, struct txn *st, struct sip_msg *m,
 		LOG_WARN("banning %s after repeated failed authentications",
 			 addr_format(&src->addr.ip, ip, sizeof(ip)));
 	}
-	reply(p, st, m, NULL, rr.code, rr.headers[0] ? rr.headers : NULL);
+	proxy_reply(p, st, m, NULL, rr.code, rr.headers[0] ? rr.headers : NULL);
 }
 
 /* RFC 3261 §22.3: requests from unknown sources prove who they are with Proxy-Authorization. */
@@ -537,7 +482,7 @@ static bool authorized(struct proxy *p, struct txn *st, const struct sip_msg *m,
 	const char *at;
 
 	if (sipmsg_from_aor(m, aor, sizeof(aor)) != 0 || (at = strchr(aor, '@')) == NULL) {
-		reply(p, st, m, NULL, 403, NULL);
+		proxy_reply(p, st, m, NULL, 403, NULL);
 		return false;
 	}
 	char user[128];
@@ -547,7 +492,7 @@ static bool authorized(struct proxy *p, struct txn *st, const struct sip_msg *m,
 	if (r == AUTH_OK) {
 		/* The credentials must be the From user's (no calling as someone else). */
 		if (strncmp(user, aor, (size_t)(at - aor)) != 0 || user[at - aor] != '\0') {
-			reply(p, st, m, NULL, 403, NULL);
+			proxy_reply(p, st, m, NULL, 403, NULL);
 			return false;
 		}
 		if (p->cfg.limit != NULL)
@@ -555,7 +500,7 @@ static bool authorized(struct proxy *p, struct txn *st, const struct sip_msg *m,
 		return true;
 	}
 	if (r == AUTH_MALFORMED) {
-		reply(p, st, m, NULL, 400, NULL);
+		proxy_reply(p, st, m, NULL, 400, NULL);
 		return false;
 	}
 	if (r == AUTH_FAILED) {
@@ -566,9 +511,9 @@ static bool authorized(struct proxy *p, struct txn *st, const struct sip_msg *m,
 	p->st.auth_challenges++;
 	if (auth_challenge(p->cfg.auth, true, r == AUTH_STALE, now_s(), &src->addr.ip, hdr,
 			   sizeof(hdr)) > 0)
-		reply(p, st, m, NULL, 407, hdr);
+		proxy_reply(p, st, m, NULL, 407, hdr);
 	else
-		reply(p, st, m, NULL, 500, NULL);
+		proxy_reply(p, st, m, NULL, 500, NULL);
 	return false;
 }
 
@@ -581,7 +526,7 @@ static bool creates_dialog(const struct sip_msg *m)
 static void record_route(struct proxy *p, struct sip_msg *m, const struct txn_peer *src)
 {
 	char rr[256], ip[ADDR_STRLEN];
-	const struct addr_port *self = self_for(p, src->addr.ip.family);
+	const struct addr_port *self = proxy_self_for(p, src->addr.ip.family);
 
 	addr_port_format(self, ip, sizeof(ip));
 	/* RFC 3261 §16.6 step 4: lr, and the transport the dialog uses on this side. */
@@ -597,8 +542,6 @@ static enum sip_transport uri_transport(const char *uri, size_t len)
 			return SIP_TRANSPORT_TCP;
 	return SIP_TRANSPORT_UDP;
 }
-
-static void note_cseq(struct proxy *p, const struct sip_msg *m);
 
 static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			   const struct txn_peer *src)
@@ -620,8 +563,8 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 	for (unsigned int i = 0; i < sipmsg_via_count(m); i++) {
 		struct sip_via v;
 
-		if (sipmsg_via(m, i, &v) == 0 && is_self_host(p, &v.sent_by) && st != NULL) {
-			reply(p, st, m, NULL, 482, NULL);
+		if (sipmsg_via(m, i, &v) == 0 && proxy_is_self_host(p, &v.sent_by) && st != NULL) {
+			proxy_reply(p, st, m, NULL, 482, NULL);
 			return;
 		}
 	}
@@ -629,7 +572,8 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 	const struct policy_trunk *trunk = policy_trunk_by_source(pol, &src->addr);
 
 	/* RFC 3261 §16.4: our own Route entry goes. */
-	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 && is_self_host(p, &h))
+	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 &&
+	    proxy_is_self_host(p, &h))
 		sipmsg_pop_route(m);
 	sipmsg_set_max_forwards(m, sipmsg_max_forwards(m) - 1);
 	memset(t, 0, sizeof(t));
@@ -637,18 +581,19 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 	/* In-dialog (To tag) or with a Route set: follow it, no location lookup (§16.5, §16.6). */
 	unsigned int first_route = 0;
 
-	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 && is_self_host(p, &h))
+	if (sipmsg_route_count(m) > 0 && sipmsg_route(m, 0, &h, &lr) == 0 &&
+	    proxy_is_self_host(p, &h))
 		first_route = 1;
 	if (sipmsg_to_tag(m) != NULL || sipmsg_route_count(m) > first_route) {
 		if (sipmsg_route_count(m) > first_route) {
 			if (sipmsg_route(m, first_route, &h, &lr) != 0 ||
 			    !hop_of(&h, SIP_TRANSPORT_UDP, &t[0].dst)) {
-				reply(p, st, m, NULL, 404, NULL);
+				proxy_reply(p, st, m, NULL, 404, NULL);
 				return;
 			}
-		} else if (sipmsg_ruri(m, &h) != 0 || is_self_host(p, &h) ||
+		} else if (sipmsg_ruri(m, &h) != 0 || proxy_is_self_host(p, &h) ||
 			   !hop_of(&h, SIP_TRANSPORT_UDP, &t[0].dst)) {
-			reply(p, st, m, NULL, 404, NULL);
+			proxy_reply(p, st, m, NULL, 404, NULL);
 			return;
 		}
 		size_t ulen;
@@ -658,7 +603,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 		/* A NAT'd TCP peer is reached on its own connection (RFC 5626 §5.3 idea). */
 		if (t[0].dst.transport == SIP_TRANSPORT_TCP)
 			t[0].dst.conn_id = transport_conn_find(p->cfg.transport, &t[0].dst.addr);
-		note_cseq(p, m);
+		proxy_note_cseq(p, m);
 		/* The call ends: its relay ports go back (the dataplane's delete). */
 		if (p->cfg.media != NULL && sipmsg_method_is(m, "BYE"))
 			media_delete(p->cfg.media, m);
@@ -671,11 +616,12 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 		handle_register(p, st, m, src, &fx);
 		return;
 	}
-	if (sipmsg_ruri(m, &h) == 0 && is_self_host(p, &h) && sipmsg_ruri_user(m) == NULL) {
+	if (sipmsg_ruri(m, &h) == 0 && proxy_is_self_host(p, &h) && sipmsg_ruri_user(m) == NULL) {
 		/* Addressed to the SBC itself: answer OPTIONS (RFC 3261 §11), refuse the rest. */
-		reply(p, st, m, NULL, sipmsg_method_is(m, "OPTIONS") ? 200 : 405,
-		      "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, PRACK, INFO, "
-		      "MESSAGE, REFER, NOTIFY, SUBSCRIBE\r\n");
+		proxy_reply(
+			p, st, m, NULL, sipmsg_method_is(m, "OPTIONS") ? 200 : 405,
+			"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, PRACK, INFO, "
+			"MESSAGE, REFER, NOTIFY, SUBSCRIBE\r\n");
 		return;
 	}
 	if (trunk == NULL && !authorized(p, st, m, src))
@@ -684,7 +630,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 
 	if (user == NULL || sipmsg_ruri(m, &h) != 0) {
 		p->st.not_found++;
-		reply(p, st, m, NULL, 404, NULL);
+		proxy_reply(p, st, m, NULL, 404, NULL);
 		return;
 	}
 	char aor[512];
@@ -712,8 +658,8 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 
 	if (to == NULL) {
 		p->st.not_found++;
-		reply(p, st, m, NULL, policy_user_find(pol, user, domain_of(p, &h)) ? 480 : 404,
-		      NULL);
+		proxy_reply(p, st, m, NULL,
+			    policy_user_find(pol, user, domain_of(p, &h)) ? 480 : 404, NULL);
 		return;
 	}
 	char ip[ADDR_STRLEN];
@@ -723,7 +669,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			  to->transport == SIP_TRANSPORT_TCP ? ";transport=tcp" : "");
 
 	if (un < 0 || (size_t)un >= sizeof(t[0].uri)) {
-		reply(p, st, m, NULL, 414, NULL);
+		proxy_reply(p, st, m, NULL, 414, NULL);
 		return;
 	}
 	t[0].dst.addr = to->addr;
@@ -742,304 +688,6 @@ static void ops_request(void *arg, struct txn *st, const struct txn_msg *tm, con
 	if (p->cur == NULL)
 		return;
 	handle_request(p, st, p->cur, src);
-}
-
-/* --- response handling ---------------------------------------------------------------------- */
-
-/* RFC 3261 §16.7 step 6: 6xx first, then the lowest class; within a class the first seen. */
-static bool better(int status, int best)
-{
-	if (best == 0)
-		return true;
-	if (status >= 600 || best >= 600)
-		return status >= 600 && best < 600;
-	return status / 100 < best / 100;
-}
-
-static void send_upstream(struct proxy_fork *f, int status, const char *buf, size_t len)
-{
-	if (f->st != NULL)
-		txn_respond(f->st, status, buf, len);
-}
-
-static void finish_if_done(struct proxy *p, struct proxy_fork *f)
-{
-	if (f->final_sent)
-		return;
-	for (size_t i = 0; i < f->nbranches; i++)
-		if (!f->branches[i].done)
-			return;
-	f->final_sent = true;
-	if (f->best != NULL)
-		send_upstream(f, f->best_status, f->best, f->best_len);
-	else
-		reply(p, f->st, f->req, NULL, 408, NULL);
-	/* Every final failure of an INVITE releases the media it had engaged. */
-	if (f->invite && p->cfg.media != NULL)
-		media_delete(p->cfg.media, f->req);
-}
-
-/* Copies a header value into dst (NUL-terminated, truncated to fit). */
-static void copy_header(const struct sip_msg *m, const char *name, char *dst, size_t cap)
-{
-	size_t len;
-	const char *v = sipmsg_header(m, name, &len);
-
-	snprintf(dst, cap, "%.*s", v != NULL ? (int)len : 0, v != NULL ? v : "");
-}
-
-/* Records the dialog a 2xx to INVITE b/f confirmed, with what it takes to end it ourselves
- * (media timeout): both parties' targets, real paths and tagged header values. */
-static void note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
-			struct sip_msg *m)
-{
-	size_t clen, ulen;
-	const char *cid = sipmsg_call_id(m, &clen), *uri;
-	char caller[128] = "", callee[128] = "";
-
-	sipmsg_from_aor(m, caller, sizeof(caller));
-	sipmsg_to_aor(m, callee, sizeof(callee));
-	if (dialog_add(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m), caller, callee,
-		       loop_now(p->cfg.loop)) != 0)
-		return;
-	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
-
-	if (d == NULL || d->party[0].nameaddr[0] != '\0')
-		return; /* a retransmitted 2xx: already filled in */
-	struct dialog_party *a = &d->party[0], *z = &d->party[1];
-
-	if (sipmsg_contact_uri(f->req, 0, &uri, &ulen) == 0)
-		snprintf(a->target, sizeof(a->target), "%.*s", (int)ulen, uri);
-	if (f->st != NULL) {
-		const struct txn_peer *tp = txn_peer(f->st);
-
-		a->hop = tp->addr;
-		a->transport = (int)tp->transport;
-		a->conn_id = tp->conn_id;
-	}
-	copy_header(f->req, "From", a->nameaddr, sizeof(a->nameaddr));
-	a->cseq = sipmsg_cseq(f->req);
-	if (sipmsg_contact_uri(m, 0, &uri, &ulen) == 0)
-		snprintf(z->target, sizeof(z->target), "%.*s", (int)ulen, uri);
-	if (b->ct != NULL) {
-		const struct txn_peer *tp = txn_peer(b->ct);
-
-		z->hop = tp->addr;
-		z->transport = (int)tp->transport;
-		z->conn_id = tp->conn_id;
-	}
-	copy_header(m, "To", z->nameaddr, sizeof(z->nameaddr));
-	d->media = p->cfg.media != NULL && sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0});
-}
-
-/* An in-dialog request: remember the highest CSeq each party used (RFC 3261 §12.2.1.1). */
-static void note_cseq(struct proxy *p, const struct sip_msg *m)
-{
-	size_t clen;
-	const char *cid = sipmsg_call_id(m, &clen);
-	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
-
-	if (d == NULL)
-		return;
-	const char *ft = sipmsg_from_tag(m);
-	struct dialog_party *who =
-		ft != NULL && strcmp(ft, d->from_tag) == 0 ? &d->party[0] : &d->party[1];
-
-	if (sipmsg_cseq(m) > who->cseq)
-		who->cseq = sipmsg_cseq(m);
-}
-
-/* Sends a BYE to party `to` of d on behalf of the other party (RFC 3261 §15.1.1). */
-static void send_bye(struct proxy *p, struct dialog *d, int to, const char *why)
-{
-	struct dialog_party *dst = &d->party[to], *from = &d->party[1 - to];
-	struct txn_peer peer = {dst->hop, (enum sip_transport)dst->transport, dst->conn_id};
-	char branch[64], ip[ADDR_STRLEN], buf[4096];
-	struct txn_msg tm = {0};
-
-	if (dst->target[0] == '\0' || dst->hop.ip.family == 0 ||
-	    txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
-		return;
-	addr_port_format(self_for(p, dst->hop.ip.family), ip, sizeof(ip));
-	/* From carries the sender's tag, To ours-to-reach; the CSeq continues the sender's. */
-	int n = snprintf(buf, sizeof(buf),
-			 "BYE %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s;rport\r\n"
-			 "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
-			 "CSeq: %u BYE\r\nReason: SIP;cause=408;text=\"%s\"\r\n"
-			 "Content-Length: 0\r\n\r\n",
-			 dst->target, transport_token(peer.transport), ip, branch, from->nameaddr,
-			 dst->nameaddr, d->call_id, from->cseq + 1, why);
-
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return;
-	from->cseq++;
-	tm.is_request = true;
-	snprintf(tm.method, sizeof(tm.method), "BYE");
-	tm.cseq = from->cseq;
-	snprintf(tm.branch, sizeof(tm.branch), "%s", branch);
-	snprintf(tm.sent_by_host, sizeof(tm.sent_by_host), "%s", ip);
-	snprintf(tm.call_id, sizeof(tm.call_id), "%s", d->call_id);
-	/* Its responses need no handling: the transaction has no user data. */
-	txn_client_new(p->tl, &tm, buf, (size_t)n, &peer);
-}
-
-void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
-			 const char *to_tag)
-{
-	struct dialog *d = dialog_find(p->dialogs, call_id, strlen(call_id), from_tag, to_tag);
-
-	if (d == NULL) {
-		LOG_INFO("media timeout for call %s: no such dialog", call_id);
-		return;
-	}
-	LOG_NOTICE("call %s (%s -> %s) has had no media: ending it with BYE both ways", call_id,
-		   d->caller, d->callee);
-	send_bye(p, d, 1, "media timeout");
-	send_bye(p, d, 0, "media timeout");
-	if (p->cfg.media != NULL)
-		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
-	p->st.media_timeouts++;
-	dialog_remove(p->dialogs, d);
-}
-
-/* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
-static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct sip_msg *m)
-{
-	struct proxy_fork *f = b->fork;
-	char *out = NULL;
-	size_t olen = 0;
-
-	if (m != NULL) {
-		out = sipmsg_serialize(m, &olen);
-		if (out == NULL)
-			return;
-	}
-	if (status < 200) {
-		if (!f->final_sent && out != NULL)
-			send_upstream(f, status, out, olen);
-	} else if (status < 300) {
-		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
-		if (out != NULL) {
-			send_upstream(f, status, out, olen);
-			if (f->invite && m != NULL)
-				note_dialog(p, f, b, m);
-			else if (sipmsg_method_is(f->req, "BYE")) {
-				size_t clen;
-				const char *cid = sipmsg_call_id(f->req, &clen);
-				struct dialog *d =
-					dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(f->req),
-						    sipmsg_to_tag(f->req));
-
-				if (d != NULL)
-					dialog_remove(p->dialogs, d);
-			}
-		}
-		f->final_sent = true;
-		if (f->invite)
-			cancel_others(p, f, b);
-	} else {
-		if (better(status, f->best_status)) {
-			free(f->best);
-			f->best = out;
-			f->best_len = olen;
-			f->best_status = status;
-			out = NULL;
-			if (f->best == NULL) {
-				/* A locally generated 408/503 (§17.1.1.2, §16.9). */
-				char tag[48];
-
-				make_tag(p, tag, sizeof(tag));
-				f->best = sipmsg_response(f->req, status,
-							  sipmsg_reason_phrase(status), tag, NULL,
-							  &f->best_len);
-			}
-		}
-		if (status >= 600 && f->invite)
-			cancel_others(p, f, b);
-		finish_if_done(p, f);
-	}
-	free(out);
-}
-
-/* A response waiting for the dataplane's answer to its SDP. */
-struct proxy_pending_resp {
-	struct proxy *p;
-	struct proxy_branch *b;
-	int status;
-	struct sip_msg *m;
-};
-
-static void on_response_media(void *arg, int status)
-{
-	struct proxy_pending_resp *q = arg;
-	struct proxy_fork *f = q->b->fork;
-
-	/* A response that already went out from the callee cannot be refused here: it goes on
-	 * unchanged when the dataplane failed (and the failure is counted and logged). */
-	(void)status;
-	f->media_pending--;
-	deliver(q->p, q->b, q->status, q->m);
-	sipmsg_free(q->m);
-	free(q);
-	fork_maybe_free(f);
-}
-
-static void ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
-			 const char *buf, size_t len)
-{
-	struct proxy *p = arg;
-	struct proxy_branch *b = txn_user(ct);
-	struct sip_msg *m = buf != NULL ? p->cur : NULL;
-	struct fixup_result fx = {0};
-
-	(void)tm;
-	(void)len;
-	if (b == NULL) /* the 200 to one of our CANCELs */
-		return;
-	struct proxy_fork *f = b->fork;
-
-	p->st.responses++;
-	b->status = status;
-	if (status >= 200)
-		b->done = true;
-	if (status < 200 && b->cancel_wanted && !b->cancelled) {
-		/* The CANCEL waited for this first provisional (RFC 3261 §9.1). */
-		cancel_branch(p, b);
-		return;
-	}
-	if (status == 100)
-		return; /* §16.7 step 5: never forwarded */
-	if (m != NULL) {
-		/* RFC 3261 §16.7 step 3: our Via goes; the responder's Contact gets its NAT fixups. */
-		struct nat_ctx nc = {p->cur_src.addr, p->cur_src.transport,
-				     policy_trusted(p->cfg.policy), NULL};
-
-		sipmsg_pop_via(m);
-		fixup_apply(m, &nc, policy_settings(p->cfg.policy)->nat_test_mask, &fx);
-	}
-	const char *sdp;
-	size_t sdp_len;
-
-	if (m != NULL && p->cfg.media != NULL && status < 300 && !f->final_sent &&
-	    (f->invite || sipmsg_method_is(f->req, "UPDATE")) && sipmsg_sdp(m, &sdp, &sdp_len)) {
-		/* The SDP of a 18x/2xx answers the request's offer, or is the offer itself when the
-		 * INVITE had none (late offer, answered in the ACK). */
-		struct proxy_pending_resp *q = calloc(1, sizeof(*q));
-		enum media_op op = sipmsg_sdp(f->req, &sdp, &sdp_len) ? MEDIA_ANSWER : MEDIA_OFFER;
-
-		if (q != NULL) {
-			*q = (struct proxy_pending_resp){p, b, status, take_current(p)};
-			f->media_pending++;
-			if (media_engage(p->cfg.media, op, q->m, &p->cur_src.addr, fx.natted != 0,
-					 on_response_media, q, NULL) == 0)
-				return;
-			f->media_pending--;
-			m = q->m;
-			p->cur = m; /* proxy_recv frees it again */
-			free(q);
-		}
-	}
-	deliver(p, b, status, m);
 }
 
 /* --- receiving ------------------------------------------------------------------------------ */
@@ -1064,7 +712,7 @@ void proxy_recv(struct proxy *p, const char *buf, size_t len, const struct addr_
 
 		if (out != NULL) {
 			/* RFC 3581: the reply goes back where the request came from. */
-			send_to(p, &peer, out, olen);
+			proxy_send_to(p, &peer, out, olen);
 			p->st.replied_invalid++;
 			free(out);
 		}
@@ -1072,7 +720,7 @@ void proxy_recv(struct proxy *p, const char *buf, size_t len, const struct addr_
 	}
 	struct txn_msg tm;
 
-	if (facts_of(m, &tm) != 0) {
+	if (proxy_facts_of(m, &tm) != 0) {
 		sipmsg_free(m);
 		return;
 	}
@@ -1128,7 +776,7 @@ struct proxy *proxy_new(const struct proxy_cfg *cfg)
 		.make_trying = ops_trying,
 		.make_ack = ops_ack,
 		.request = ops_request,
-		.response = ops_response,
+		.response = proxy_ops_response,
 		.timer_c = ops_timer_c,
 		.terminated = ops_terminated,
 	};
@@ -1182,9 +830,4 @@ json_t *proxy_stats(struct proxy *p)
 
 	json_object_set_new(o, "media_timeouts", json_integer((json_int_t)p->st.media_timeouts));
 	return o;
-}
-
-json_t *proxy_dialogs(struct proxy *p)
-{
-	return dialog_dump(p->dialogs, loop_now(p->cfg.loop));
 }

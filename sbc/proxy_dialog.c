@@ -1,0 +1,142 @@
+/* proxy_dialog: the dialogs the proxy confirmed — what it takes to end them itself — and the
+ * media timeouts that make it do so with a BYE both ways. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fixup.h"
+#include "log.h"
+#include "media.h"
+#include "policy.h"
+#include "proxy_priv.h"
+
+/* Copies a header value into dst (NUL-terminated, truncated to fit). */
+static void copy_header(const struct sip_msg *m, const char *name, char *dst, size_t cap)
+{
+	size_t len;
+	const char *v = sipmsg_header(m, name, &len);
+
+	snprintf(dst, cap, "%.*s", v != NULL ? (int)len : 0, v != NULL ? v : "");
+}
+
+/* Records the dialog a 2xx to INVITE b/f confirmed, with what it takes to end it ourselves
+ * (media timeout): both parties' targets, real paths and tagged header values. */
+void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
+		       struct sip_msg *m)
+{
+	size_t clen, ulen;
+	const char *cid = sipmsg_call_id(m, &clen), *uri;
+	char caller[128] = "", callee[128] = "";
+
+	sipmsg_from_aor(m, caller, sizeof(caller));
+	sipmsg_to_aor(m, callee, sizeof(callee));
+	if (dialog_add(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m), caller, callee,
+		       loop_now(p->cfg.loop)) != 0)
+		return;
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL || d->party[0].nameaddr[0] != '\0')
+		return; /* a retransmitted 2xx: already filled in */
+	struct dialog_party *a = &d->party[0], *z = &d->party[1];
+
+	if (sipmsg_contact_uri(f->req, 0, &uri, &ulen) == 0)
+		snprintf(a->target, sizeof(a->target), "%.*s", (int)ulen, uri);
+	if (f->st != NULL) {
+		const struct txn_peer *tp = txn_peer(f->st);
+
+		a->hop = tp->addr;
+		a->transport = (int)tp->transport;
+		a->conn_id = tp->conn_id;
+	}
+	copy_header(f->req, "From", a->nameaddr, sizeof(a->nameaddr));
+	a->cseq = sipmsg_cseq(f->req);
+	if (sipmsg_contact_uri(m, 0, &uri, &ulen) == 0)
+		snprintf(z->target, sizeof(z->target), "%.*s", (int)ulen, uri);
+	if (b->ct != NULL) {
+		const struct txn_peer *tp = txn_peer(b->ct);
+
+		z->hop = tp->addr;
+		z->transport = (int)tp->transport;
+		z->conn_id = tp->conn_id;
+	}
+	copy_header(m, "To", z->nameaddr, sizeof(z->nameaddr));
+	d->media = p->cfg.media != NULL && sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0});
+}
+
+/* An in-dialog request: remember the highest CSeq each party used (RFC 3261 §12.2.1.1). */
+void proxy_note_cseq(struct proxy *p, const struct sip_msg *m)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL)
+		return;
+	const char *ft = sipmsg_from_tag(m);
+	struct dialog_party *who =
+		ft != NULL && strcmp(ft, d->from_tag) == 0 ? &d->party[0] : &d->party[1];
+
+	if (sipmsg_cseq(m) > who->cseq)
+		who->cseq = sipmsg_cseq(m);
+}
+
+/* Sends a BYE to party `to` of d on behalf of the other party (RFC 3261 §15.1.1). */
+static void send_bye(struct proxy *p, struct dialog *d, int to, const char *why)
+{
+	struct dialog_party *dst = &d->party[to], *from = &d->party[1 - to];
+	struct txn_peer peer = {dst->hop, (enum sip_transport)dst->transport, dst->conn_id};
+	char branch[64], ip[ADDR_STRLEN], buf[4096];
+	struct txn_msg tm = {0};
+
+	if (dst->target[0] == '\0' || dst->hop.ip.family == 0 ||
+	    txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
+		return;
+	addr_port_format(proxy_self_for(p, dst->hop.ip.family), ip, sizeof(ip));
+	/* From carries the sender's tag, To ours-to-reach; the CSeq continues the sender's. */
+	int n = snprintf(buf, sizeof(buf),
+			 "BYE %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s;rport\r\n"
+			 "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\n"
+			 "CSeq: %u BYE\r\nReason: SIP;cause=408;text=\"%s\"\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 dst->target, proxy_transport_token(peer.transport), ip, branch,
+			 from->nameaddr, dst->nameaddr, d->call_id, from->cseq + 1, why);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return;
+	from->cseq++;
+	tm.is_request = true;
+	snprintf(tm.method, sizeof(tm.method), "BYE");
+	tm.cseq = from->cseq;
+	snprintf(tm.branch, sizeof(tm.branch), "%s", branch);
+	snprintf(tm.sent_by_host, sizeof(tm.sent_by_host), "%s", ip);
+	snprintf(tm.call_id, sizeof(tm.call_id), "%s", d->call_id);
+	/* Its responses need no handling: the transaction has no user data. */
+	txn_client_new(p->tl, &tm, buf, (size_t)n, &peer);
+}
+
+void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
+			 const char *to_tag)
+{
+	struct dialog *d = dialog_find(p->dialogs, call_id, strlen(call_id), from_tag, to_tag);
+
+	if (d == NULL) {
+		LOG_INFO("media timeout for call %s: no such dialog", call_id);
+		return;
+	}
+	LOG_NOTICE("call %s (%s -> %s) has had no media: ending it with BYE both ways", call_id,
+		   d->caller, d->callee);
+	send_bye(p, d, 1, "media timeout");
+	send_bye(p, d, 0, "media timeout");
+	if (p->cfg.media != NULL)
+		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
+	p->st.media_timeouts++;
+	dialog_remove(p->dialogs, d);
+}
+
+json_t *proxy_dialogs(struct proxy *p)
+{
+	return dialog_dump(p->dialogs, loop_now(p->cfg.loop));
+}

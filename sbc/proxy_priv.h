@@ -1,0 +1,85 @@
+/* proxy_priv: the proxy core's shared layout and internal functions, for proxy.c (requests),
+ * proxy_response.c (responses) and proxy_dialog.c (dialog state, media timeouts). */
+#ifndef SBC_PROXY_PRIV_H
+#define SBC_PROXY_PRIV_H
+
+#include "dialog.h"
+#include "proxy.h"
+#include "txn.h"
+
+/* Parallel forking to more contacts than this is cut (RFC 3261 §16.6 leaves the bound to us). */
+#define PROXY_MAX_BRANCHES 8
+
+struct proxy_fork;
+
+struct proxy_branch {
+	struct proxy_fork *fork;
+	struct txn *ct;	    /* NULL once terminated */
+	int status;	    /* last status received */
+	bool cancel_wanted; /* cancel as soon as a provisional arrives (RFC 3261 §9.1) */
+	bool cancelled;
+	bool done; /* a final response arrived */
+};
+
+/* One request being proxied: its server transaction and its client branches. */
+struct proxy_fork {
+	struct proxy *p;
+	struct txn *st;	     /* NULL once terminated */
+	struct sip_msg *req; /* the request as received, with the common edits */
+	bool invite;
+	bool final_sent;
+	unsigned int media_pending; /* responses waiting for the dataplane */
+	int best_status;
+	char *best;
+	size_t best_len;
+	size_t nbranches;
+	struct proxy_branch branches[PROXY_MAX_BRANCHES];
+};
+
+struct proxy_stats_counters {
+	uint64_t requests, responses, invalid, replied_invalid, forwarded, local_replies;
+	uint64_t auth_challenges, auth_failures, not_found, registrations, media_timeouts;
+};
+
+struct proxy {
+	struct proxy_cfg cfg;
+	struct txn_layer *tl;
+	struct dialog_table *dialogs;
+	/* The message being handled: set by proxy_recv around txn_input so that the transaction
+	 * callbacks use the parsed message instead of parsing again. */
+	struct sip_msg *cur;
+	struct txn_peer cur_src;
+	struct proxy_stats_counters st;
+	uint64_t tag_seq;
+	struct log_ratelimit rl_invalid;
+};
+
+struct target {
+	char uri[512]; /* new Request-URI, empty: keep */
+	struct txn_peer dst;
+};
+
+/* Internal functions (loop thread only), defined where named: proxy.c unless said. */
+
+/* True when h is one of our listening addresses (port 5060 when absent). */
+bool proxy_is_self_host(const struct proxy *p, const struct sip_host *h);
+const struct addr_port *proxy_self_for(const struct proxy *p, int family);
+const char *proxy_transport_token(enum sip_transport t);
+int proxy_send_to(struct proxy *p, const struct txn_peer *dst, const char *buf, size_t len);
+void proxy_make_tag(struct proxy *p, char *out, size_t len);
+void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
+		 const struct txn_peer *src, int code, const char *extra);
+void proxy_fork_maybe_free(struct proxy_fork *f);
+int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm);
+struct sip_msg *proxy_take_current(struct proxy *p);
+void proxy_cancel_branch(struct proxy *p, struct proxy_branch *b);
+void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep);
+/* proxy_dialog.c: record the dialog a 2xx confirmed; note an in-dialog request's CSeq. */
+void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
+		       struct sip_msg *m);
+void proxy_note_cseq(struct proxy *p, const struct sip_msg *m);
+/* proxy_response.c: the transaction layer's response upcall. */
+void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
+			const char *buf, size_t len);
+
+#endif

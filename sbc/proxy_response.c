@@ -1,0 +1,187 @@
+/* proxy_response: responses on their way back (RFC 3261 §16.7) — Via removal, NAT fixups,
+ * the dataplane's answer to their SDP, and aggregation of the branches' finals. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fixup.h"
+#include "log.h"
+#include "media.h"
+#include "policy.h"
+#include "proxy_priv.h"
+
+/* RFC 3261 §16.7 step 6: 6xx first, then the lowest class; within a class the first seen. */
+static bool better(int status, int best)
+{
+	if (best == 0)
+		return true;
+	if (status >= 600 || best >= 600)
+		return status >= 600 && best < 600;
+	return status / 100 < best / 100;
+}
+
+static void send_upstream(struct proxy_fork *f, int status, const char *buf, size_t len)
+{
+	if (f->st != NULL)
+		txn_respond(f->st, status, buf, len);
+}
+
+static void finish_if_done(struct proxy *p, struct proxy_fork *f)
+{
+	if (f->final_sent)
+		return;
+	for (size_t i = 0; i < f->nbranches; i++)
+		if (!f->branches[i].done)
+			return;
+	f->final_sent = true;
+	if (f->best != NULL)
+		send_upstream(f, f->best_status, f->best, f->best_len);
+	else
+		proxy_reply(p, f->st, f->req, NULL, 408, NULL);
+	/* Every final failure of an INVITE releases the media it had engaged. */
+	if (f->invite && p->cfg.media != NULL)
+		media_delete(p->cfg.media, f->req);
+}
+
+/* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
+static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct sip_msg *m)
+{
+	struct proxy_fork *f = b->fork;
+	char *out = NULL;
+	size_t olen = 0;
+
+	if (m != NULL) {
+		out = sipmsg_serialize(m, &olen);
+		if (out == NULL)
+			return;
+	}
+	if (status < 200) {
+		if (!f->final_sent && out != NULL)
+			send_upstream(f, status, out, olen);
+	} else if (status < 300) {
+		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
+		if (out != NULL) {
+			send_upstream(f, status, out, olen);
+			if (f->invite && m != NULL)
+				proxy_note_dialog(p, f, b, m);
+			else if (sipmsg_method_is(f->req, "BYE")) {
+				size_t clen;
+				const char *cid = sipmsg_call_id(f->req, &clen);
+				struct dialog *d =
+					dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(f->req),
+						    sipmsg_to_tag(f->req));
+
+				if (d != NULL)
+					dialog_remove(p->dialogs, d);
+			}
+		}
+		f->final_sent = true;
+		if (f->invite)
+			proxy_cancel_others(p, f, b);
+	} else {
+		if (better(status, f->best_status)) {
+			free(f->best);
+			f->best = out;
+			f->best_len = olen;
+			f->best_status = status;
+			out = NULL;
+			if (f->best == NULL) {
+				/* A locally generated 408/503 (§17.1.1.2, §16.9). */
+				char tag[48];
+
+				proxy_make_tag(p, tag, sizeof(tag));
+				f->best = sipmsg_response(f->req, status,
+							  sipmsg_reason_phrase(status), tag, NULL,
+							  &f->best_len);
+			}
+		}
+		if (status >= 600 && f->invite)
+			proxy_cancel_others(p, f, b);
+		finish_if_done(p, f);
+	}
+	free(out);
+}
+
+/* A response waiting for the dataplane's answer to its SDP. */
+struct proxy_pending_resp {
+	struct proxy *p;
+	struct proxy_branch *b;
+	int status;
+	struct sip_msg *m;
+};
+
+static void on_response_media(void *arg, int status)
+{
+	struct proxy_pending_resp *q = arg;
+	struct proxy_fork *f = q->b->fork;
+
+	/* A response that already went out from the callee cannot be refused here: it goes on
+	 * unchanged when the dataplane failed (and the failure is counted and logged). */
+	(void)status;
+	f->media_pending--;
+	deliver(q->p, q->b, q->status, q->m);
+	sipmsg_free(q->m);
+	free(q);
+	proxy_fork_maybe_free(f);
+}
+
+void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
+			const char *buf, size_t len)
+{
+	struct proxy *p = arg;
+	struct proxy_branch *b = txn_user(ct);
+	struct sip_msg *m = buf != NULL ? p->cur : NULL;
+	struct fixup_result fx = {0};
+
+	(void)tm;
+	(void)len;
+	if (b == NULL) /* the 200 to one of our CANCELs */
+		return;
+	struct proxy_fork *f = b->fork;
+
+	p->st.responses++;
+	b->status = status;
+	if (status >= 200)
+		b->done = true;
+	if (status < 200 && b->cancel_wanted && !b->cancelled) {
+		/* The CANCEL waited for this first provisional (RFC 3261 §9.1). */
+		proxy_cancel_branch(p, b);
+		return;
+	}
+	if (status == 100)
+		return; /* §16.7 step 5: never forwarded */
+	if (m != NULL) {
+		/* RFC 3261 §16.7 step 3: our Via goes; the responder's Contact gets its NAT fixups. */
+		struct nat_ctx nc = {p->cur_src.addr, p->cur_src.transport,
+				     policy_trusted(p->cfg.policy), NULL};
+
+		sipmsg_pop_via(m);
+		fixup_apply(m, &nc, policy_settings(p->cfg.policy)->nat_test_mask, &fx);
+	}
+	const char *sdp;
+	size_t sdp_len;
+
+	if (m != NULL && p->cfg.media != NULL && status < 300 && !f->final_sent &&
+	    (f->invite || sipmsg_method_is(f->req, "UPDATE")) && sipmsg_sdp(m, &sdp, &sdp_len)) {
+		/* The SDP of a 18x/2xx answers the request's offer, or is the offer itself when the
+		 * INVITE had none (late offer, answered in the ACK). */
+		struct proxy_pending_resp *q = calloc(1, sizeof(*q));
+		enum media_op op = sipmsg_sdp(f->req, &sdp, &sdp_len) ? MEDIA_ANSWER : MEDIA_OFFER;
+
+		if (q != NULL) {
+			*q = (struct proxy_pending_resp){p, b, status, proxy_take_current(p)};
+			f->media_pending++;
+			if (media_engage(p->cfg.media, op, q->m, &p->cur_src.addr, fx.natted != 0,
+					 on_response_media, q, NULL) == 0)
+				return;
+			f->media_pending--;
+			m = q->m;
+			p->cur = m; /* proxy_recv frees it again */
+			free(q);
+		}
+	}
+	deliver(p, b, status, m);
+}
