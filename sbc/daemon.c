@@ -141,6 +141,7 @@ static json_t *ctl_stats(void *arg, const json_t *req, const char **error)
 	json_object_set_new(o, "keepalives_sent", json_integer((json_int_t)ks.sent));
 	json_object_set_new(o, "keepalives_answered", json_integer((json_int_t)ks.answered));
 	if (d->media != NULL) {
+		json_object_set_new(o, "dataplanes", ng_client_dump(d->ng));
 		json_object_set_new(o, "media_engaged",
 				    json_integer((json_int_t)media_engaged(d->media)));
 		json_object_set_new(o, "media_failed",
