@@ -99,6 +99,8 @@ class Lab:
         self.seq = 0
         self.failed = []
         self.passed = []
+        self.known = set()
+        self.ran = set()
 
     # -- topology ---------------------------------------------------------------------------
     def veth(self, ns_a, if_a, ns_b, if_b):
@@ -209,13 +211,13 @@ class Lab:
 
     # -- SIPp -------------------------------------------------------------------------------
     def sipp(self, ns, scenario, ip, port, remote=None, keys=None, extra=(), timeout=20,
-             mport=6000):
+             mport=6000, hold=300):
         self.seq += 1
         base = os.path.join(self.tmp, "%02d-%s-%s" % (self.seq, ns, scenario[:-4]))
         args = ["sipp", "-sf", os.path.join(SCEN, scenario), "-i", ip, "-p", str(port),
                 "-mi", ip, "-mp", str(mport), "-m", "1", "-l", "1", "-nostdin",
                 "-timeout", "%ds" % timeout, "-timeout_error", "-trace_err", "-error_file",
-                base + ".err", "-trace_msg", "-message_file", base + ".msg", "-d", "300"]
+                base + ".err", "-trace_msg", "-message_file", base + ".msg", "-d", str(hold)]
         for k, v in (keys or {}).items():
             args += ["-key", k, v]
         args += list(extra)
@@ -265,6 +267,7 @@ class Lab:
     # -- checks -----------------------------------------------------------------------------
     def check(self, name, fn):
         print("# --- %s" % name, flush=True)
+        self.ran.add(name)
         try:
             note = fn()
         except Skip as e:
@@ -272,13 +275,16 @@ class Lab:
             return
         except (Fail, AssertionError, RuntimeError, OSError, ValueError, KeyError,
                 subprocess.SubprocessError) as e:
-            self.failed.append(name)
-            print("FAIL: %s: %s" % (name, e), flush=True)
+            known = name in self.known
+            if not known:
+                self.failed.append(name)
+            print("%s: %s: %s" % ("XFAIL" if known else "FAIL", name, e), flush=True)
             if self.proxy:
                 print("# proxy log (last lines):\n" + self.proxy.log_tail(), flush=True)
             return
         self.passed.append(name)
-        print("PASS: %s%s" % (name, (" (%s)" % note) if note else ""), flush=True)
+        print("%s: %s%s" % ("XPASS" if name in self.known else "PASS", name,
+                            (" (%s)" % note) if note else ""), flush=True)
 
     def outbound(self, uac, uas, what):
         """The phone behind the NAT calls the carrier through the proxy."""
@@ -347,6 +353,59 @@ class Lab:
         self.routed(caller, callee)
         self.no_dialogs_left(what)
 
+    def c_tcp_out(self):
+        if self.mode == "direct":
+            raise Skip("the carrier listens on UDP only; TCP needs the proxy")
+        callee = self.sipp("carrier", "uas_answer.xml", CARRIER, CARRIER_UAS_PORT,
+                           keys={"user": "carrier"}, mport=6000)
+        time.sleep(0.4)
+        caller = self.sipp("ua", "uac_call.xml", UA, UA_CALL_PORT, self.remote(),
+                           keys={"user": USER, "domain": DOMAIN},
+                           extra=["-t", "t1", "-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
+                           mport=6100)
+        err = self.wait_sipp(caller, callee)
+        if err:
+            raise Fail("phone over TCP -> carrier over UDP\n" + err)
+        self.routed(caller, callee)
+        self.no_dialogs_left("TCP call")
+
+    def c_tcp_in(self):
+        """A phone registered over TCP behind the NAT is called: the NAT only lets the INVITE in
+        on the phone's own connection (RFC 5626's reason to reuse it), so the proxy must send
+        it there rather than open a connection to the registered or received address."""
+        if self.mode == "direct":
+            raise Skip("needs a registrar")
+        phone = self.sipp("ua", "register_stay.xml", UA, UA_REG_PORT + 10, self.remote(),
+                          keys={"user": USER, "domain": DOMAIN, "expires": "600"},
+                          extra=["-t", "t1", "-au", USER, "-ap", PASSWORD,
+                                 "-oocsf", os.path.join(SCEN, "uas_answer.xml")],
+                          mport=6000, hold=12000, timeout=30)
+        time.sleep(2)
+        note = None
+        if self.proxy.has_ctl:
+            mine = [r for r in self.proxy.registrations()
+                    if r.get("aor", "").startswith(USER + "@")
+                    and str(r.get("transport", "")).lower() == "tcp"]
+            if not mine:
+                self.stop(phone)
+                raise Fail("no TCP binding for %s after the REGISTER over TCP: %s" % (
+                    USER, self.proxy.registrations()))
+            note = "binding %s over tcp" % mine[0].get("received")
+        caller = self.sipp("carrier", "uac_call.xml", CARRIER, CARRIER_UAC_PORT, self.remote(),
+                           keys={"user": "carrier", "domain": DOMAIN}, extra=["-s", USER],
+                           mport=6100)
+        err = self.wait_sipp(caller, timeout=30)
+        if err:
+            self.stop(phone)
+            raise Fail("carrier -> phone registered over TCP\n" + err + "\n  phone messages:\n"
+                       + tail(phone.base + ".msg", 40))
+        err = self.wait_sipp(phone, timeout=30)
+        if err:
+            raise Fail("the TCP phone's registration scenario failed\n" + err)
+        self.routed(caller)
+        self.no_dialogs_left("call to the TCP phone")
+        return note
+
     def c_nat(self):
         a = self.udp_mapping(27910, CARRIER, 9999)
         b = self.udp_mapping(27910, CARRIER, 9998)
@@ -369,31 +428,46 @@ class Lab:
             return "binding received=%s natted=%s" % (rec, mine[0].get("natted"))
         return None
 
+    def wait_keepalive(self, what):
+        self.register()
+        ua = self.sipp("ua", "keepalive.xml", UA, UA_REG_PORT, keys={"user": USER},
+                       timeout=12, mport=6000)
+        err = self.wait_sipp(ua, timeout=20)
+        if err:
+            raise Fail("no keepalive OPTIONS reached the phone's registration socket through "
+                       "its NAT binding within 12 s %s\n%s" % (what, err))
+        if not self.proxy.has_ctl:
+            return None
+        time.sleep(0.5)  # the 200 may still be on its way to the proxy
+        st = self.proxy.ctl("stats")
+        sent = find_key(st, "keepalives_sent")
+        answered = find_key(st, "keepalives_answered")
+        if not sent or not answered:
+            raise Fail("the phone answered an OPTIONS but stats count keepalives sent=%s "
+                       "answered=%s: %s" % (sent, answered, json.dumps(st)[:400]))
+        return "keepalives sent=%s answered=%s" % (sent, answered)
+
     def c_keepalive(self):
+        """nat.keepalive_interval = 2 from the start (policy changed, proxy restarted)."""
         if self.mode == "direct":
             raise Skip("no registrar in direct mode")
+        self.proxy.set_keepalive(True, restart=True)
+        try:
+            return self.wait_keepalive("with nat.keepalive_interval = 2 at start-up")
+        finally:
+            self.proxy.set_keepalive(False, restart=True)
+
+    def c_keepalive_reload(self):
+        """Keepalives switched on by a policy reload must start within an interval or so."""
+        if not (self.proxy and self.proxy.has_ctl):
+            raise Skip("needs sbc-sip's control socket (reload)")
+        time.sleep(2)  # past the daemon's first keepalive tick after its start
         self.proxy.set_keepalive(True)
         try:
-            self.register()
-            ua = self.sipp("ua", "keepalive.xml", UA, UA_REG_PORT, keys={"user": USER},
-                           timeout=12, mport=6000)
-            err = self.wait_sipp(ua, timeout=20)
-            if err:
-                raise Fail("no keepalive OPTIONS reached the phone's registration socket "
-                           "through its NAT binding within 12 s\n" + err)
-            if self.proxy.has_ctl:
-                time.sleep(0.5)  # the 200 may still be on its way to the proxy
-                st = self.proxy.ctl("stats")
-                flat = json.dumps(st)
-                sent = find_key(st, "keepalives_sent")
-                answered = find_key(st, "keepalives_answered")
-                if not sent or not answered:
-                    raise Fail("the phone answered an OPTIONS but stats count keepalives "
-                               "sent=%s answered=%s: %s" % (sent, answered, flat[:400]))
-                return "keepalives sent=%s answered=%s" % (sent, answered)
+            return self.wait_keepalive("after a reload switched nat.keepalive_interval from "
+                                       "0 to 2")
         finally:
             self.proxy.set_keepalive(False)
-        return None
 
     def c_restart(self):
         if not (self.proxy and self.proxy.has_ctl):
@@ -469,7 +543,10 @@ class Lab:
                 "uac_reinvite.xml", "uas_reinvite.xml", "phone re-INVITEs an answered call")),
             ("reinvite-in", lambda: self.inbound(
                 "uac_reinvite.xml", "uas_reinvite.xml", "carrier re-INVITEs the phone")),
+            ("tcp-call-out", self.c_tcp_out),
+            ("tcp-call-in-on-connection", self.c_tcp_in),
             ("keepalive-options", self.c_keepalive),
+            ("keepalive-after-reload", self.c_keepalive_reload),
             ("registrations-survive-restart", self.c_restart),
             ("malformed-requests", self.c_malformed),
         ]
@@ -520,6 +597,7 @@ class SbcProxy:
     def restart(self):
         with open(self.log, "a") as f:
             f.write("===== natlab-sip: restarting sbc-sip =====\n")
+            f.flush()
         self.stop()
         self.start()
 
@@ -555,17 +633,18 @@ class SbcProxy:
             return r
         raise ValueError("unexpected 'registrations' reply: %s" % r)
 
-    def set_keepalive(self, on):
+    def set_keepalive(self, on, restart=False):
         seed = os.path.join(self.lab.tmp, "keepalive.sql")
         with open(seed, "w") as f:
             f.write("UPDATE settings SET value = '%d' WHERE key = 'nat.keepalive_interval';\n"
                     % (2 if on else 0))
         sh(self.lab.sbc_db, "load", self.policy, seed)
+        if restart:
+            self.restart()
+            return
         r = self.ctl("reload")
-        if not (isinstance(r, dict) and (r.get("ok") or r.get("result") == "ok")):
-            # Accept any reply without an error; say what came back in the log.
-            if isinstance(r, dict) and r.get("error"):
-                raise Fail("reload refused: %s" % r)
+        if isinstance(r, dict) and r.get("error"):
+            raise Fail("reload refused: %s" % r)
 
     def log_tail(self, n=40):
         return tail(self.log, n)
@@ -607,7 +686,7 @@ class KamailioProxy:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def set_keepalive(self, on):
+    def set_keepalive(self, on, restart=True):
         # natping_interval is a start-up parameter: restart with or without -A KEEPALIVE.
         self.keepalive = on
         self.stop()
@@ -694,7 +773,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=("sbc", "kamailio", "direct"), default="sbc")
     ap.add_argument("--only", default="", help="comma-separated check names")
+    ap.add_argument("--known-failures", default="", metavar="NAME,...",
+                    help="checks whose failure is a known, reported daemon bug: printed as "
+                         "XFAIL and not counted (XPASS when they pass: drop them from the list)")
     ap.add_argument("--keep", metavar="DIR", help="copy the logs of the run to DIR")
+    ap.add_argument("--pcap", action="store_true",
+                    help="with --keep: capture the proxy's traffic to sbc.pcap (tcpdump)")
     ap.add_argument("sbc_sip")
     ap.add_argument("sbc_db")
     a = ap.parse_args()
@@ -722,9 +806,15 @@ def main():
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
     lab = Lab(a.mode, a.sbc_sip, a.sbc_db)
+    lab.known = set(x for x in a.known_failures.split(",") if x)
     rc = 1
     try:
         lab.setup()
+        if a.pcap and shutil.which("tcpdump"):
+            lab.spawn("sbc", ["tcpdump", "-i", "eth0", "-U", "-s", "0", "-w",
+                              os.path.join(lab.tmp, "sbc.pcap")],
+                      os.path.join(lab.tmp, "tcpdump.log"))
+            time.sleep(0.5)
         if a.mode == "sbc":
             lab.proxy = SbcProxy(lab)
         elif a.mode == "kamailio":
@@ -735,8 +825,10 @@ def main():
         if lab.proxy:
             lab.proxy.start()
         lab.run_checks(set(x for x in a.only.split(",") if x))
-        print("# %d passed, %d failed%s" % (len(lab.passed), len(lab.failed),
-                                            (": " + ", ".join(lab.failed)) if lab.failed else ""))
+        xfail = sorted(lab.known - set(lab.passed) - set(lab.failed) & lab.ran)
+        print("# %d passed, %d failed%s, %d known failures%s" % (
+            len(lab.passed), len(lab.failed), (" (" + ", ".join(lab.failed) + ")")
+            if lab.failed else "", len(xfail), (" (" + ", ".join(xfail) + ")") if xfail else ""))
         rc = 1 if lab.failed else 0
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         print("FAIL: lab set-up: %s" % e)
