@@ -95,7 +95,7 @@ static int op_stream_new(void *arg, struct ng_stream_ports *sp)
 		portalloc_put(c->cfg.pa, sp->port[0]);
 		return rc;
 	}
-	sp->worker = (unsigned)w;
+	sp->worker = (uint16_t)w;
 	return 0;
 }
 
@@ -410,6 +410,7 @@ static json_t *ctl_sessions(struct control *c)
 			json_t *legs = json_array();
 
 			for (unsigned leg = 0; leg < 2; leg++) {
+				struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
 				struct ng_leg_stats s;
 
 				ng_cmd_leg_stats(c->nc, st, leg, &s);
@@ -421,7 +422,7 @@ static json_t *ctl_sessions(struct control *c)
 								st->exp[leg].rtp_port),
 						  "latched",
 						  st->latched[leg]
-							  ? endpoint_json(&st->latched_src[leg].ip,
+							  ? endpoint_json(&lip,
 									  st->latched_src[leg].port)
 							  : json_null(),
 						  "packets", (json_int_t)s.packets, "bytes",

@@ -38,7 +38,7 @@ struct latch_expect {
 	uint16_t rtp_port;   /* SDP m= port; 0 = stream rejected or disabled (RFC 3264 §6) */
 	uint16_t rtcp_port;  /* SDP a=rtcp port (RFC 3605), 0 = rtp_port + 1 */
 	uint8_t origin;	     /* enum latch_origin */
-	uint32_t flags;	     /* LATCH_F_* */
+	uint8_t flags;	     /* LATCH_F_* */
 	uint32_t learn_window_ms; /* LATCH_F_LEARN_ANY: after each (re-)offer */
 	uint32_t rebind_idle_ms;  /* LATCH_F_ALLOW_REBIND: silence of the latched port required */
 };

@@ -2,6 +2,7 @@
 #include "ng_call.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@ struct ng_calls {
 	unsigned count;
 	uint64_t total;
 	struct ng_call *head, *tail;
-	struct ng_call **by_port; /* [65536] */
+	struct ng_call **by_pair; /* [32768]: a port pair (RTP even, RTCP odd) -> its call */
 	struct ng_call *bucket[];
 };
 
@@ -36,8 +37,8 @@ struct ng_calls *ng_calls_new(unsigned buckets)
 	if (!cs)
 		return NULL;
 	cs->mask = buckets - 1;
-	cs->by_port = calloc(65536, sizeof(*cs->by_port));
-	if (!cs->by_port) {
+	cs->by_pair = calloc(32768, sizeof(*cs->by_pair));
+	if (!cs->by_pair) {
 		free(cs);
 		return NULL;
 	}
@@ -46,10 +47,11 @@ struct ng_calls *ng_calls_new(unsigned buckets)
 
 static void call_free(struct ng_call *c)
 {
-	free(c->call_id);
-	free(c->tag[0]);
-	free(c->tag[1]);
-	free(c->streams);
+	for (unsigned i = 0; i < 2; i++)
+		if (c->tag_heap & (1u << i))
+			free(c->tag[i]);
+	if (c->streams != &c->first)
+		free(c->streams);
 	free(c);
 }
 
@@ -63,7 +65,7 @@ void ng_calls_free(struct ng_calls *cs)
 		n = c->next;
 		call_free(c);
 	}
-	free(cs->by_port);
+	free(cs->by_pair);
 	free(cs);
 }
 
@@ -88,24 +90,42 @@ static char *dup_n(const char *s, size_t len)
 	return d;
 }
 
+/* Room kept in the call for the other party's tag, learned later (answer): enough for the tags
+ * that common user agents generate; a longer one gets an allocation of its own. */
+#define TAG_ROOM_MIN 16
+
 struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
 			     const char *from_tag, size_t tag_len, uint64_t now_ms,
 			     int64_t now_unix)
 {
-	struct ng_call *c = calloc(1, sizeof(*c));
+	size_t room0 = tag_len + 1 > UINT8_MAX ? 0 : tag_len + 1;
+	size_t room1 = room0 > TAG_ROOM_MIN ? room0 : TAG_ROOM_MIN;
+	struct ng_call *c;
 	uint32_t b;
 
+	c = calloc(1, offsetof(struct ng_call, str) + id_len + 1 + room0 + room1);
 	if (!c)
 		return NULL;
-	c->call_id = dup_n(id, id_len);
-	c->tag[0] = dup_n(from_tag, tag_len);
-	if (!c->call_id || !c->tag[0]) {
-		call_free(c);
-		errno = ENOMEM;
-		return NULL;
+	c->call_id = c->str;
+	memcpy(c->call_id, id, id_len);
+	c->tag_room[0] = (uint8_t)room0;
+	c->tag_room[1] = (uint8_t)room1;
+	c->streams = &c->first;
+	c->cap = 1;
+	if (room0) {
+		c->tag[0] = c->str + id_len + 1;
+		memcpy(c->tag[0], from_tag, tag_len);
+	} else {
+		c->tag[0] = dup_n(from_tag, tag_len);
+		c->tag_heap = 1;
+		if (!c->tag[0]) {
+			free(c);
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
-	c->created_ms = c->last_signal_ms = now_ms;
-	c->created_unix = now_unix;
+	c->last_signal_ms = now_ms;
+	c->created_unix = now_unix > 0 && now_unix <= UINT32_MAX ? (uint32_t)now_unix : 0;
 	b = hash(id, id_len) & cs->mask;
 	c->hnext = cs->bucket[b];
 	cs->bucket[b] = c;
@@ -138,22 +158,44 @@ void ng_calls_remove(struct ng_calls *cs, struct ng_call *c)
 		cs->tail = c->prev;
 	for (unsigned i = 0; i < c->nstreams; i++)
 		for (unsigned l = 0; l < 2; l++)
-			if (cs->by_port[c->streams[i].ports.port[l]] == c)
-				cs->by_port[c->streams[i].ports.port[l]] = NULL;
+			if (cs->by_pair[c->streams[i].ports.port[l] >> 1] == c)
+				cs->by_pair[c->streams[i].ports.port[l] >> 1] = NULL;
 	cs->count--;
 	call_free(c);
+}
+
+/* The inline room of tag i inside the call's allocation. */
+static char *tag_slot(struct ng_call *call, unsigned i)
+{
+	size_t off = strlen(call->call_id) + 1;
+
+	if (i == 1)
+		off += call->tag_room[0];
+	return call->str + off;
 }
 
 int ng_call_set_tag(struct ng_call *call, unsigned i, const char *tag, size_t len)
 {
 	char *d = NULL;
 
+	if (tag && len && len < call->tag_room[i]) {
+		if (call->tag_heap & (1u << i))
+			free(call->tag[i]);
+		call->tag_heap = (uint8_t)(call->tag_heap & ~(1u << i));
+		d = tag_slot(call, i);
+		memcpy(d, tag, len);
+		d[len] = 0;
+		call->tag[i] = d;
+		return 0;
+	}
 	if (tag && len) {
 		d = dup_n(tag, len);
 		if (!d)
 			return -ENOMEM;
 	}
-	free(call->tag[i]);
+	if (call->tag_heap & (1u << i))
+		free(call->tag[i]);
+	call->tag_heap = (uint8_t)(d ? call->tag_heap | 1u << i : call->tag_heap & ~(1u << i));
 	call->tag[i] = d;
 	return 0;
 }
@@ -170,26 +212,33 @@ int ng_call_reserve(struct ng_call *call, unsigned n)
 {
 	struct ng_stream *s;
 
-	if (n <= call->nstreams)
+	if (n <= call->cap)
 		return 0;
 	if (n > NG_CALL_MAX_STREAMS)
 		return -E2BIG;
-	s = realloc(call->streams, n * sizeof(*s));
+	if (call->streams == &call->first) {
+		s = malloc(n * sizeof(*s));
+		if (s)
+			memcpy(s, &call->first, sizeof(*s));
+	} else {
+		s = realloc(call->streams, n * sizeof(*s));
+	}
 	if (!s)
 		return -ENOMEM;
 	memset(s + call->nstreams, 0, (n - call->nstreams) * sizeof(*s));
 	call->streams = s;
+	call->cap = (uint8_t)n;
 	return 0;
 }
 
 void ng_calls_index_port(struct ng_calls *cs, uint16_t port, struct ng_call *call)
 {
-	cs->by_port[port] = call;
+	cs->by_pair[port >> 1] = call;
 }
 
 struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port)
 {
-	return cs->by_port[port];
+	return cs->by_pair[port >> 1];
 }
 
 struct ng_call *ng_calls_first(const struct ng_calls *cs)

@@ -16,32 +16,56 @@
  * leg 1 the other party. port[leg] is the RTP port that party sends to (RTCP: + 1); both pairs
  * are owned by one worker. */
 struct ng_stream_ports {
-	unsigned worker;
+	uint16_t worker;
 	uint16_t port[2];
 };
 
-struct ng_stream {
-	struct ng_stream_ports ports;
-	bool leg_set[2];	    /* the leg's flow is installed on the worker */
-	struct latch_expect exp[2]; /* what signalling said about each party */
-	bool offer_mux;		    /* the last offer carried a=rtcp-mux */
-	bool latched[2];	    /* from the workers' LATCHED events (RTP or muxed) */
-	struct addr_port latched_src[2];
-	char type[12]; /* "audio", "video", ... (truncated) */
+/* Where a leg latched, from the worker's LATCHED event (the worker path is IPv4 only). */
+struct ng_latched {
+	uint32_t ip; /* network order */
+	uint16_t port;
 };
 
+/* The address of l as a struct addr_ip. */
+static inline struct addr_ip ng_latched_ip(const struct ng_latched *l)
+{
+	struct addr_ip ip = {.family = AF_INET};
+
+	ip.v4.s_addr = l->ip;
+	return ip;
+}
+
+/* 112 bytes: a call's first stream lives inside its struct ng_call (one allocation per call). */
+struct ng_stream {
+	struct latch_expect exp[2]; /* what signalling said about each party */
+	struct ng_latched latched_src[2];
+	struct ng_stream_ports ports;
+	bool leg_set[2]; /* the leg's flow is installed on the worker */
+	bool offer_mux;	 /* the last offer carried a=rtcp-mux */
+	bool latched[2]; /* from the workers' LATCHED events (RTP or muxed) */
+	char type[12];	 /* "audio", "video", ... (truncated) */
+};
+
+/* A call: one allocation holding the call-id, the first tag, room for a short second tag and the
+ * first stream (docs/PERFORMANCE.md, memory per session). */
 struct ng_call {
 	char *call_id;
 	char *tag[2]; /* tag[0]: the first offer's from-tag; tag[1]: the other party's, or NULL */
-	unsigned nstreams;
 	struct ng_stream *streams;
-	uint64_t created_ms, last_signal_ms;
-	int64_t created_unix;
+	uint64_t last_signal_ms;
 	uint64_t delete_at_ms; /* 0: not scheduled for deletion */
-	bool timed_out;	       /* media timeout reported */
-	uint64_t last_media_ms;
 	/* private to ng_call.c */
 	struct ng_call *hnext, *prev, *next;
+	/* public again */
+	uint32_t created_unix; /* seconds (unsigned: good until 2106) */
+	uint8_t nstreams;
+	bool timed_out; /* media timeout reported */
+	/* private to ng_call.c */
+	uint8_t cap;	     /* streams that fit at `streams` */
+	uint8_t tag_room[2]; /* bytes for tag[i] in str[], NUL included (fixed at creation) */
+	uint8_t tag_heap;    /* bit i: tag[i] did not fit its room and is malloc'd */
+	struct ng_stream first;
+	char str[]; /* call-id, tag[0]'s room, tag[1]'s room */
 };
 
 struct ng_calls;
@@ -72,7 +96,8 @@ int ng_call_tag_index(const struct ng_call *call, const char *tag, size_t len);
 /* Makes room for n streams (never shrinks). Returns 0 or -ENOMEM/-E2BIG. */
 int ng_call_reserve(struct ng_call *call, unsigned n);
 
-/* Indexes port (a leg's RTP port) -> call for worker events; call NULL removes. */
+/* Indexes port (a leg's RTP port, and so its RTCP port) -> call for worker events; call NULL
+ * removes. */
 void ng_calls_index_port(struct ng_calls *cs, uint16_t port, struct ng_call *call);
 struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port);
 

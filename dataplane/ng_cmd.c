@@ -493,9 +493,11 @@ static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct n
 			bencode_put_list(w);
 			bencode_put_dict(w);
 			bencode_put_kv_int(w, "local port", st->ports.port[leg]);
-			if (st->latched[leg])
-				put_endpoint(w, "endpoint", &st->latched_src[leg].ip,
-					     st->latched_src[leg].port);
+			if (st->latched[leg]) {
+				struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
+
+				put_endpoint(w, "endpoint", &lip, st->latched_src[leg].port);
+			}
 			put_endpoint(w, "advertised endpoint", &st->exp[leg].addr,
 				     st->exp[leg].rtp_port);
 			bencode_put_kv_str(w, "status", st->latched[leg] ? "latched" : "learning");
@@ -632,8 +634,12 @@ void ng_cmd_latched(struct ng_cmd *nc, uint16_t port, const struct addr_port *sr
 	for (unsigned i = 0; i < c->nstreams; i++) {
 		for (unsigned leg = 0; leg < 2; leg++) {
 			if (c->streams[i].ports.port[leg] == port) {
+				/* The worker path is IPv4 only. */
+				if (src->ip.family != AF_INET)
+					continue;
 				c->streams[i].latched[leg] = true;
-				c->streams[i].latched_src[leg] = *src;
+				c->streams[i].latched_src[leg].ip = src->ip.v4.s_addr;
+				c->streams[i].latched_src[leg].port = src->port;
 			}
 		}
 	}
@@ -670,9 +676,10 @@ void ng_cmd_timer(struct ng_cmd *nc, uint64_t now_ms)
 		}
 		if (!timeout || c->timed_out)
 			continue;
-		c->last_media_ms = last_media(nc, c);
 		/* Silence counts from the last media packet, or from the last offer/answer. */
-		last = c->last_media_ms > c->last_signal_ms ? c->last_media_ms : c->last_signal_ms;
+		last = last_media(nc, c);
+		if (last < c->last_signal_ms)
+			last = c->last_signal_ms;
 		if (now_ms >= last && now_ms - last >= timeout) {
 			c->timed_out = true;
 			nc->timeouts++;

@@ -1,0 +1,124 @@
+/* ng_call_test: the call store's compact layout (tags inline or allocated, the first stream
+ * inline, more streams allocated) and its indexes by call-id and by relay port pair. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#include <cmocka.h>
+
+#include "ng_call.h"
+
+static struct ng_call *add(struct ng_calls *cs, const char *id, const char *tag)
+{
+	return ng_calls_add(cs, id, strlen(id), tag, strlen(tag), 1000, 1700000000);
+}
+
+static void test_tags(void **state)
+{
+	struct ng_calls *cs = ng_calls_new(16);
+	char longtag[300];
+	struct ng_call *c;
+
+	(void)state;
+	memset(longtag, 'x', sizeof(longtag) - 1);
+	longtag[sizeof(longtag) - 1] = 0;
+	c = add(cs, "call-1@host", "a1");
+	assert_non_null(c);
+	assert_string_equal(c->call_id, "call-1@host");
+	assert_string_equal(c->tag[0], "a1");
+	assert_null(c->tag[1]);
+	assert_ptr_equal(ng_calls_find(cs, "call-1@host", 11), c);
+	assert_null(ng_calls_find(cs, "call-1@hos", 10));
+
+	/* The other party's tag: inline while it fits, else allocated; back and forth. */
+	assert_int_equal(ng_call_set_tag(c, 1, "b-15-characters", 15), 0);
+	assert_string_equal(c->tag[1], "b-15-characters");
+	assert_int_equal(ng_call_set_tag(c, 1, longtag, strlen(longtag)), 0);
+	assert_string_equal(c->tag[1], longtag);
+	assert_int_equal(ng_call_set_tag(c, 1, "b2", 2), 0);
+	assert_string_equal(c->tag[1], "b2");
+	assert_int_equal(ng_call_tag_index(c, "b2", 2), 1);
+	assert_int_equal(ng_call_tag_index(c, "a1", 2), 0);
+	assert_int_equal(ng_call_tag_index(c, "a", 1), -1);
+	/* Replacing the first tag never disturbs the second one's room. */
+	assert_int_equal(ng_call_set_tag(c, 0, longtag, 40), 0);
+	assert_int_equal(strlen(c->tag[0]), 40);
+	assert_string_equal(c->tag[1], "b2");
+	assert_int_equal(ng_call_set_tag(c, 0, "a", 1), 0);
+	assert_string_equal(c->tag[0], "a");
+	assert_string_equal(c->tag[1], "b2");
+	assert_int_equal(ng_call_set_tag(c, 1, NULL, 0), 0);
+	assert_null(c->tag[1]);
+	assert_string_equal(c->call_id, "call-1@host");
+
+	/* A from-tag too long for the inline room. */
+	c = add(cs, "call-2", longtag);
+	assert_non_null(c);
+	assert_string_equal(c->tag[0], longtag);
+	assert_int_equal(ng_call_set_tag(c, 1, "to", 2), 0);
+	assert_string_equal(c->tag[1], "to");
+	assert_int_equal(ng_calls_count(cs), 2);
+	ng_calls_remove(cs, c);
+	assert_int_equal(ng_calls_count(cs), 1);
+	ng_calls_free(cs);
+}
+
+static void test_streams_and_ports(void **state)
+{
+	struct ng_calls *cs = ng_calls_new(16);
+	struct ng_call *c, *d;
+
+	(void)state;
+	c = add(cs, "c", "t");
+	d = add(cs, "d", "t");
+	assert_ptr_equal(ng_calls_first(cs), c);
+	assert_ptr_equal(ng_calls_next(c), d);
+	assert_int_equal(ng_call_reserve(c, 1), 0);
+	c->streams[0].ports.port[0] = 30000;
+	c->streams[0].ports.port[1] = 30002;
+	strcpy(c->streams[0].type, "audio");
+	c->nstreams = 1;
+	ng_calls_index_port(cs, 30000, c);
+	ng_calls_index_port(cs, 30002, c);
+	/* The RTCP port of a pair finds the same call. */
+	assert_ptr_equal(ng_calls_by_port(cs, 30001), c);
+	assert_ptr_equal(ng_calls_by_port(cs, 30002), c);
+	assert_null(ng_calls_by_port(cs, 30004));
+
+	/* Growing past the inline stream keeps the first one. */
+	assert_int_equal(ng_call_reserve(c, 3), 0);
+	assert_string_equal(c->streams[0].type, "audio");
+	assert_int_equal(c->streams[0].ports.port[1], 30002);
+	assert_int_equal(c->streams[2].ports.port[0], 0);
+	assert_int_equal(ng_call_reserve(c, NG_CALL_MAX_STREAMS + 1), -E2BIG);
+	assert_int_equal(ng_call_reserve(c, NG_CALL_MAX_STREAMS), 0);
+	assert_string_equal(c->streams[0].type, "audio");
+
+	ng_calls_remove(cs, c);
+	assert_null(ng_calls_by_port(cs, 30000));
+	assert_null(ng_calls_by_port(cs, 30003));
+	assert_ptr_equal(ng_calls_first(cs), d);
+	assert_int_equal(ng_calls_total(cs), 2);
+	ng_calls_free(cs);
+}
+
+static void test_sizes(void **state)
+{
+	(void)state;
+	/* docs/PERFORMANCE.md: memory per session. */
+	assert_true(sizeof(struct ng_stream) <= 112);
+	assert_true(offsetof(struct ng_call, str) <= 196);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tags),
+		cmocka_unit_test(test_streams_and_ports),
+		cmocka_unit_test(test_sizes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
