@@ -12,7 +12,8 @@ fires. SIPp uac.xml (behind the NAT, plays PCMA, ACK and BYE along the route set
 uas.xml (public side, -rtp_echo). Checks: both SIPp instances succeed; the module's offer, answer
 and delete reached the dataplane; during the call ng "query" shows media from both parties
 accepted by the relay and the caller latched at the NAT's address; the worker relayed as many
-packets as it accepted; after the BYE ng "list" is empty. Namespaces, processes, the control
+packets as it accepted; the caller, behind the NAT, received media from the relay's address
+(an iptables counter in its namespace); after the BYE ng "list" is empty. Namespaces, processes, the control
 socket and /var/run/dpdk/<prefix> are removed on every exit (also on meson's SIGTERM).
 """
 import json
@@ -64,6 +65,17 @@ def party_packets(q):
     return out
 
 
+def caller_received():
+    """Packets from the relay's address that reached the caller, behind the NAT: an iptables
+    counter in the caller's namespace (the rule only counts)."""
+    out = lab.sh("iptables", "-L", "INPUT", "-n", "-v", "-x", ns="ua", capture=True)
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 8 and f[7] == lab.MEDIA and f[8] == CALLER:
+            return int(f[0])
+    return 0
+
+
 def relayed():
     return sum(w.get("relayed", 0) for w in lab.ctl("stats")["workers"])
 
@@ -103,6 +115,8 @@ def call(binary, tmp, logs, procs):
     procs.append(uas)
     time.sleep(1.5)
     lab.check(kam.poll() is None, "kamailio runs with its rtpengine module on sbc-dataplane")
+    lab.sh("iptables", "-I", "INPUT", "-p", "udp", "-s", lab.MEDIA, "-d", CALLER, "-j", "ACCEPT",
+           ns="ua")
     base = relayed()
     caller = spawn("ua", ["sipp", "-sf", uac, "-i", CALLER, "-p", "5060", "-mi", CALLER, "-mp",
                           "27910", "-m", "1", "-nostdin", "-timeout", "40", KAMAILIO + ":5060"],
@@ -139,6 +153,9 @@ def call(binary, tmp, logs, procs):
               "the caller latched at the NAT's public address (%s)" % caller_ep)
     lab.check(moved >= sum(pk) * 9 // 10, "the worker relayed what it accepted (%d of %d)"
               % (moved, sum(pk)))
+    back = caller_received()
+    lab.check(back >= 100, "the caller, behind the NAT, received media from the relay's address "
+              "(%d packets)" % back)
     time.sleep(0.5)
     left = lab.ng({"command": "list"})
     lab.check(left.get("result") == "ok" and not left.get("calls"),
