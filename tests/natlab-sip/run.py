@@ -56,6 +56,9 @@ UA_RAW_PORT = 5064
 CARRIER_UAS_PORT = 5060
 CARRIER_UAC_PORT = 5070
 OUT_NUMBER = "15551234"
+# A password guesser is banned after BAN_THRESHOLD failed authentications, for BAN_SECONDS.
+BAN_THRESHOLD = 3
+BAN_SECONDS = 4
 
 
 class Skip(Exception):
@@ -469,6 +472,53 @@ class Lab:
         finally:
             self.proxy.set_keepalive(False)
 
+    def c_unregister(self):
+        """Expires: 0 removes the binding (RFC 3261 10.2.2)."""
+        if not (self.proxy and self.proxy.has_ctl):
+            raise Skip("needs sbc-sip's control socket")
+        self.register()
+        contact = "%s:%d" % (UA, UA_REG_PORT)
+        if not [r for r in self.proxy.registrations() if contact in str(r.get("contact"))]:
+            raise Fail("no binding for %s after registering" % contact)
+        self.register(expires="0")
+        left = [r for r in self.proxy.registrations() if contact in str(r.get("contact"))]
+        if left:
+            raise Fail("Expires: 0 answered 200 but the binding is still there: %s" % left)
+        return None
+
+    def c_ban(self):
+        """A password guesser behind the NAT: after BAN_THRESHOLD wrong answers to the challenge
+        its address is ignored for BAN_SECONDS, even with the right password; then it may
+        register again."""
+        if not (self.proxy and self.proxy.has_ctl):
+            raise Skip("needs sbc-sip (Kamailio's reference configuration has no bans)")
+        keys = {"user": USER, "domain": DOMAIN, "expires": "600"}
+        for i in range(BAN_THRESHOLD):
+            p = self.sipp("ua", "register.xml", UA, UA_REG_PORT, self.remote(), keys=keys,
+                          extra=["-au", USER, "-ap", "wrong-%d" % i], timeout=4, mport=6300)
+            self.wait_sipp(p, timeout=10)
+            got = [h[0] for h in received_messages(p.base + ".msg")]
+            if p.returncode == 0 or len(got) < 2 or got[-1].startswith("SIP/2.0 200"):
+                raise Fail("wrong password #%d: expected a second challenge or 403, got %s"
+                           % (i + 1, got))
+        t_banned = time.monotonic()
+        p = self.sipp("ua", "register.xml", UA, UA_REG_PORT, self.remote(), keys=keys,
+                      extra=["-au", USER, "-ap", PASSWORD], timeout=2, mport=6300)
+        self.wait_sipp(p, timeout=10)
+        got = [h[0] for h in received_messages(p.base + ".msg")]
+        if got:
+            raise Fail("after %d failed authentications the source is still answered: %s"
+                       % (BAN_THRESHOLD, got))
+        bans = find_key(self.proxy.ctl("stats"), "bans")
+        time.sleep(max(0.0, BAN_SECONDS + 1.5 - (time.monotonic() - t_banned)))
+        try:
+            self.register()
+        except Fail as e:
+            raise Fail("still ignored %.0f s after the ban began (ban.duration %d s): %s" % (
+                time.monotonic() - t_banned, BAN_SECONDS, e))
+        return "banned after %d failures (stats bans=%s), served again after %d s" % (
+            BAN_THRESHOLD, bans, BAN_SECONDS)
+
     def c_restart(self):
         if not (self.proxy and self.proxy.has_ctl):
             raise Skip("needs sbc-sip's control socket and registrations database")
@@ -548,7 +598,9 @@ class Lab:
             ("keepalive-options", self.c_keepalive),
             ("keepalive-after-reload", self.c_keepalive_reload),
             ("registrations-survive-restart", self.c_restart),
+            ("unregister", self.c_unregister),
             ("malformed-requests", self.c_malformed),
+            ("ban-password-guesser", self.c_ban),
         ]
         for name, fn in checks:
             if only and name not in only:
@@ -706,12 +758,14 @@ def make_policy(lab, path):
 INSERT INTO settings (key, value) VALUES
     ('auth.realm', '%(d)s'), ('auth.algorithms', 'MD5'), ('nat.test_mask', '19'),
     ('nat.keepalive_interval', '0'), ('registrar.min_expires', '60'),
-    ('ratelimit.requests_per_second', '1000'), ('ratelimit.burst', '1000')
+    ('ratelimit.requests_per_second', '1000'), ('ratelimit.burst', '1000'),
+    ('ban.failed_auth_threshold', '%(bt)d'), ('ban.window', '60'), ('ban.duration', '%(bd)d')
 ON CONFLICT (key) DO UPDATE SET value = excluded.value;
 INSERT INTO trunks (name, address, port, transport, note)
     VALUES ('carrier', '%(c)s', %(p)d, 'udp', 'natlab-sip carrier');
 INSERT INTO routes (prefix, trunk, note) VALUES ('', 'carrier', 'default route');
-""" % {"d": DOMAIN, "c": CARRIER, "p": CARRIER_UAS_PORT})
+""" % {"d": DOMAIN, "c": CARRIER, "p": CARRIER_UAS_PORT, "bt": BAN_THRESHOLD,
+       "bd": BAN_SECONDS})
     sh(lab.sbc_db, "migrate", path)
     sh(lab.sbc_db, "load", path, seed)
     sh(lab.sbc_db, "user", "add", path, "%s@%s" % (USER, DOMAIN), PASSWORD, "--realm", DOMAIN)
@@ -737,19 +791,28 @@ def find_key(obj, key):
     return None
 
 
+def received_messages(path):
+    """The header lines of each message SIPp logged as received in a -message_file."""
+    return log_messages(path, "message received")
+
+
 def sent_requests(path):
-    """The header lines of each request SIPp logged as sent in a -message_file."""
+    return [m for m in log_messages(path, "message sent") if not m[0].startswith("SIP/2.0")]
+
+
+def log_messages(path, marker):
+    """The header lines of each message after marker in a SIPp -message_file."""
     out = []
     try:
         with open(path, errors="replace") as f:
-            blocks = f.read().split("message sent")
+            blocks = f.read().split(marker)
     except OSError:
         return out
     for b in blocks[1:]:
         lines = [line.strip() for line in b.splitlines()[1:]]
         while lines and not lines[0]:
             lines.pop(0)
-        if not lines or lines[0].startswith("SIP/2.0"):
+        if not lines:
             continue
         hdrs = []
         for line in lines:
