@@ -864,6 +864,7 @@ def main():
         return 77
 
     def on_signal(signum, _frame):
+        print("FAIL: interrupted by signal %d; cleaning up" % signum, flush=True)
         raise SystemExit(128 + signum)
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
