@@ -411,16 +411,16 @@ static json_t *ctl_sessions(struct control *c)
 
 			for (unsigned leg = 0; leg < 2; leg++) {
 				struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
+				struct latch_expect ex;
 				struct ng_leg_stats s;
 
+				ng_call_exp_unpack(&st->exp[leg], &ex);
 				ng_cmd_leg_stats(c->nc, st, leg, &s);
 				json_array_append_new(
 					legs,
 					json_pack("{s:i, s:o, s:o, s:I, s:I, s:I}", "port",
 						  st->ports.port[leg], "expected",
-						  endpoint_json(&st->exp[leg].addr,
-								st->exp[leg].rtp_port),
-						  "latched",
+						  endpoint_json(&ex.addr, ex.rtp_port), "latched",
 						  st->latched[leg]
 							  ? endpoint_json(&lip,
 									  st->latched_src[leg].port)

@@ -39,11 +39,18 @@ static bool window_open(struct latch *l, uint32_t now)
 {
 	if (!(l->flags & LATCH_F_LEARN_ANY) || l->window_closed)
 		return false;
-	if (elapsed_ms(now, l->gen_start_ms) < l->learn_window_ms)
+	if (elapsed_ms(now, l->gen_start_ms) < (uint32_t)l->learn_window_10ms * 10)
 		return true;
 	/* Once closed it stays closed until the next offer, also when the 32-bit clock wraps. */
 	l->window_closed = true;
 	return false;
+}
+
+static uint16_t to_10ms(uint32_t ms)
+{
+	uint32_t v = ms / 10 + (ms % 10 != 0);
+
+	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
 }
 
 static void set_expect(struct latch *l, const struct latch_expect *exp)
@@ -53,8 +60,8 @@ static void set_expect(struct latch *l, const struct latch_expect *exp)
 	l->rtcp_port = exp->rtcp_port;
 	l->flags = (uint8_t)exp->flags;
 	l->origin = exp->origin;
-	l->learn_window_ms = exp->learn_window_ms;
-	l->rebind_idle_ms = exp->rebind_idle_ms;
+	l->learn_window_10ms = to_10ms(exp->learn_window_ms);
+	l->rebind_idle_10ms = to_10ms(exp->rebind_idle_ms);
 	l->window_closed = false;
 	/* IPv6 media has its own path (not yet): here the stream is treated as rejected, so that
 	 * nothing is learned or sent for it, not even in a loose mode. */
@@ -130,7 +137,7 @@ enum latch_verdict latch_check4(struct latch *l, enum latch_comp comp, uint32_t 
 		/* Same address, other port: a NAT that rebound the mapping, or another host behind
 		 * the same NAT or CGNAT. Only policy may accept it, and only after silence. */
 		if ((l->flags & LATCH_F_ALLOW_REBIND) && (int32_t)(now - s->last_seen_ms) >= 0 &&
-		    now - s->last_seen_ms >= l->rebind_idle_ms) {
+		    now - s->last_seen_ms >= (uint32_t)l->rebind_idle_10ms * 10) {
 			s->src_port = port;
 			s->last_seen_ms = now;
 			return LATCH_REBOUND;

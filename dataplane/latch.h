@@ -71,7 +71,7 @@ struct latch_stream {
 	uint32_t last_seen_ms; /* last accepted packet, 0 = never */
 };
 
-/* One leg's latch, IPv4 only: 52 bytes, so that a worker flow stays within two cache lines and a
+/* One leg's latch, IPv4 only: 48 bytes, so that a worker flow stays within two cache lines and a
  * session within its memory budget (docs/PERFORMANCE.md). IPv6 media will have a latch of its
  * own on a separate worker path; here an IPv6 expectation means "nothing known" (every packet is
  * dropped as drop-no-source), and IPv6 sources are strangers. Owned and written by the worker
@@ -84,8 +84,10 @@ struct latch {
 	uint8_t flags;	    /* LATCH_F_* */
 	uint8_t origin;	    /* enum latch_origin */
 	bool window_closed; /* LATCH_F_LEARN_ANY: the window was seen closed (never reopens) */
-	uint32_t learn_window_ms;
-	uint32_t rebind_idle_ms;
+	/* learn_window_ms and rebind_idle_ms in units of 10 ms, rounded up (at most ~655 s; the
+	 * media policy allows 600 s) */
+	uint16_t learn_window_10ms;
+	uint16_t rebind_idle_10ms;
 	uint32_t generation;
 	uint32_t gen_start_ms;	       /* low 32 bits */
 	struct latch_stream stream[2]; /* by enum latch_comp; only [RTP] is used with rtcp-mux */

@@ -440,7 +440,7 @@ static void test_names(void **state)
 {
 	(void)state;
 	/* Two legs of a session must stay well inside the 512-byte budget per session. */
-	assert_true(sizeof(struct latch) <= 52);
+	assert_true(sizeof(struct latch) <= 48);
 	assert_true(latch_verdict_accepts(LATCH_ACCEPT));
 	assert_true(latch_verdict_accepts(LATCH_LEARNED));
 	assert_true(latch_verdict_accepts(LATCH_REBOUND));

@@ -15,6 +15,45 @@ struct ng_calls {
 	struct ng_call *bucket[];
 };
 
+static uint16_t to_10ms(uint32_t ms)
+{
+	uint32_t v = ms / 10 + (ms % 10 != 0);
+
+	return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+void ng_call_exp_pack(struct ng_call_exp *out, const struct latch_expect *e)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)e->addr.family;
+	if (e->addr.family == AF_INET)
+		memcpy(out->ip, &e->addr.v4, 4);
+	else if (e->addr.family == AF_INET6)
+		memcpy(out->ip, &e->addr.v6, 16);
+	out->origin = e->origin;
+	out->flags = e->flags;
+	out->rtp_port = e->rtp_port;
+	out->rtcp_port = e->rtcp_port;
+	out->learn_window_10ms = to_10ms(e->learn_window_ms);
+	out->rebind_idle_10ms = to_10ms(e->rebind_idle_ms);
+}
+
+void ng_call_exp_unpack(const struct ng_call_exp *in, struct latch_expect *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->addr.family = in->family;
+	if (in->family == AF_INET)
+		memcpy(&e->addr.v4, in->ip, 4);
+	else if (in->family == AF_INET6)
+		memcpy(&e->addr.v6, in->ip, 16);
+	e->origin = in->origin;
+	e->flags = in->flags;
+	e->rtp_port = in->rtp_port;
+	e->rtcp_port = in->rtcp_port;
+	e->learn_window_ms = (uint32_t)in->learn_window_10ms * 10;
+	e->rebind_idle_ms = (uint32_t)in->rebind_idle_10ms * 10;
+}
+
 /* FNV-1a: call-ids are chosen by the peers, but the table only costs time when they collide. */
 static uint32_t hash(const char *s, size_t len)
 {

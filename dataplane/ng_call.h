@@ -35,9 +35,25 @@ static inline struct addr_ip ng_latched_ip(const struct ng_latched *l)
 	return ip;
 }
 
-/* 112 bytes: a call's first stream lives inside its struct ng_call (one allocation per call). */
+/* What control keeps of a leg's struct latch_expect, packed into 28 bytes: the address as
+ * family + bytes, the policy durations in units of 10 ms rounded up (as the worker's latch keeps
+ * them, so nothing is lost). */
+struct ng_call_exp {
+	uint8_t family; /* AF_INET, AF_INET6 or 0 (nothing known) */
+	uint8_t origin; /* enum latch_origin */
+	uint8_t flags;	/* LATCH_F_* */
+	uint16_t rtp_port, rtcp_port;
+	uint16_t learn_window_10ms, rebind_idle_10ms;
+	uint8_t ip[16]; /* 4 bytes for AF_INET */
+};
+
+/* Packs e into out, and back. */
+void ng_call_exp_pack(struct ng_call_exp *out, const struct latch_expect *e);
+void ng_call_exp_unpack(const struct ng_call_exp *in, struct latch_expect *e);
+
+/* 96 bytes: a call's first stream lives inside its struct ng_call (one allocation per call). */
 struct ng_stream {
-	struct latch_expect exp[2]; /* what signalling said about each party */
+	struct ng_call_exp exp[2]; /* what signalling said about each party */
 	struct ng_latched latched_src[2];
 	struct ng_stream_ports ports;
 	bool leg_set[2]; /* the leg's flow is installed on the worker */

@@ -152,7 +152,7 @@ static int leg_program(struct ng_cmd *nc, struct ng_stream *st, unsigned leg,
 	if (rc)
 		return rc;
 	st->leg_set[leg] = true;
-	st->exp[leg] = *e;
+	ng_call_exp_pack(&st->exp[leg], e);
 	return 0;
 }
 
@@ -308,8 +308,9 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 				goto fail;
 		} else if (answer && st->leg_set[other] &&
 			   !!(st->exp[other].flags & LATCH_F_RTCP_MUX) != (mux && st->offer_mux)) {
-			struct latch_expect oe = st->exp[other];
+			struct latch_expect oe;
 
+			ng_call_exp_unpack(&st->exp[other], &oe);
 			oe.flags ^= LATCH_F_RTCP_MUX;
 			rc = leg_program(nc, st, other, &oe);
 			if (rc)
@@ -480,9 +481,11 @@ static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct n
 		bencode_put_list(w);
 		for (unsigned i = 0; i < c->nstreams; i++) {
 			const struct ng_stream *st = &c->streams[i];
+			struct latch_expect ex;
 			struct ng_leg_stats s;
 
 			ng_cmd_leg_stats(nc, st, leg, &s);
+			ng_call_exp_unpack(&st->exp[leg], &ex);
 			total.packets += s.packets;
 			total.bytes += s.bytes;
 			total.errors += s.errors;
@@ -498,8 +501,7 @@ static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct n
 
 				put_endpoint(w, "endpoint", &lip, st->latched_src[leg].port);
 			}
-			put_endpoint(w, "advertised endpoint", &st->exp[leg].addr,
-				     st->exp[leg].rtp_port);
+			put_endpoint(w, "advertised endpoint", &ex.addr, ex.rtp_port);
 			bencode_put_kv_str(w, "status", st->latched[leg] ? "latched" : "learning");
 			put_stats(w, "stats", &s);
 			bencode_put_kv_int(w, "last packet", unix_of(now, s.last_ms));

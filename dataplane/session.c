@@ -61,7 +61,7 @@ struct session_flow *session_lookup(struct session_table *st, uint16_t port, enu
 	unsigned odd = 0;
 	struct session_flow *f = slot(st, port, &odd);
 
-	if (!f || !f->id)
+	if (!f || !f->used)
 		return NULL;
 	*comp = odd ? LATCH_COMP_RTCP : LATCH_COMP_RTP;
 	return f;
@@ -72,27 +72,27 @@ void session_prefetch(const struct session_table *st, uint16_t port)
 	const struct session_flow *f = slot(st, port, NULL);
 
 	if (f) {
-		/* An entry spans two cache lines (96 bytes, not aligned to 64). */
+		/* An entry spans two cache lines (88 bytes, not aligned to 64). */
 		__builtin_prefetch(f);
 		__builtin_prefetch((const char *)f + sizeof(*f) - 1);
 	}
 }
 
-int session_add(struct session_table *st, uint16_t port, uint16_t peer_port, uint32_t id,
+int session_add(struct session_table *st, uint16_t port, uint16_t peer_port,
 		const struct latch_expect *exp, uint64_t now_ms)
 {
 	unsigned odd = 0;
 	struct session_flow *f = slot(st, port, &odd);
 
-	if (!f || odd || id == 0)
+	if (!f || odd)
 		return -EINVAL;
-	if (f->id)
+	if (f->used)
 		return -EEXIST;
 	memset(f, 0, sizeof(*f));
 	latch_init(&f->latch, exp, now_ms);
 	f->port = port;
 	f->peer_port = peer_port;
-	__atomic_store_n(&f->id, id, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->used, true, __ATOMIC_RELEASE);
 	st->count++;
 	return 0;
 }
@@ -103,7 +103,7 @@ int session_update(struct session_table *st, uint16_t port, const struct latch_e
 	unsigned odd = 0;
 	struct session_flow *f = slot(st, port, &odd);
 
-	if (!f || odd || !f->id)
+	if (!f || odd || !f->used)
 		return -ENOENT;
 	return (int)latch_update(&f->latch, exp, now_ms);
 }
@@ -113,9 +113,9 @@ int session_del(struct session_table *st, uint16_t port)
 	unsigned odd = 0;
 	struct session_flow *f = slot(st, port, &odd);
 
-	if (!f || odd || !f->id)
+	if (!f || odd || !f->used)
 		return -ENOENT;
-	__atomic_store_n(&f->id, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->used, false, __ATOMIC_RELEASE);
 	st->count--;
 	return 0;
 }
@@ -132,7 +132,7 @@ int session_flow_read(const struct session_table *st, uint16_t port, uint64_t no
 	struct session_flow *f = slot(st, port, &odd);
 	uint32_t last, ago;
 
-	if (!f || odd || !__atomic_load_n(&f->id, __ATOMIC_ACQUIRE))
+	if (!f || odd || !__atomic_load_n(&f->used, __ATOMIC_ACQUIRE))
 		return -ENOENT;
 	out->pkts_in = __atomic_load_n(&f->pkts_in, __ATOMIC_RELAXED);
 	out->bytes_in = __atomic_load_n(&f->bytes_in, __ATOMIC_RELAXED);

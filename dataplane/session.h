@@ -10,20 +10,20 @@
 
 /* One leg of a relayed stream: the remote endpoint that sends to this leg's relay ports (RTP port,
  * and RTP + 1 for RTCP unless rtcp-mux). Media received here leaves from the peer leg's ports
- * towards the peer's latched destination. 96 bytes, IPv4 only (see struct latch): a session of
- * two legs costs 192 bytes here (docs/PERFORMANCE.md, memory per session).
+ * towards the peer's latched destination. 88 bytes, IPv4 only (see struct latch): a session of
+ * two legs costs 176 bytes here (docs/PERFORMANCE.md, memory per session).
  *
  * Ownership: every field is written by the owning worker only. The counters and last_seen_ms are
  * also read by the control lcore for stats and media timeouts, with relaxed atomic loads (see
  * session_flow_read()); everything else is the worker's alone. */
 struct session_flow {
 	struct latch latch; /* the remote endpoint's latch */
-	uint32_t id;	    /* control's handle for events (stream id), 0 = slot unused */
 	uint16_t port;	    /* this leg's RTP port (even) */
 	uint16_t peer_port; /* the other leg's RTP port */
-	uint32_t mac_ip;    /* network order */
 	uint8_t mac[6];	    /* the Ethernet source of the packets latched from mac_ip */
 	bool has_mac;
+	bool used;	 /* the slot holds a flow (release/acquire: control reads counters) */
+	uint32_t mac_ip; /* network order */
 	/* Low 32 bits of the ms clock of the last REJECTED event about this leg and of the last
 	 * NEIGH_MISS event for media towards it: one rate limit (an event a second) for both. */
 	uint32_t last_event_ms;
@@ -56,9 +56,10 @@ struct session_flow *session_lookup(struct session_table *st, uint16_t port, enu
  * outside the range). Worker only; never faults. */
 void session_prefetch(const struct session_table *st, uint16_t port);
 
-/* Installs a flow on RTP port `port` relaying to peer_port under the expectation exp. Returns 0,
- * -EINVAL (port not an even port of the range, id 0) or -EEXIST. Worker only. */
-int session_add(struct session_table *st, uint16_t port, uint16_t peer_port, uint32_t id,
+/* Installs a flow on RTP port `port` relaying to peer_port under the expectation exp (events
+ * about it name the port). Returns 0, -EINVAL (port not an even port of the range) or -EEXIST.
+ * Worker only. */
+int session_add(struct session_table *st, uint16_t port, uint16_t peer_port,
 		const struct latch_expect *exp, uint64_t now_ms);
 
 /* A re-offer: new expectation, learning reopened (latch_update). Returns the new latch generation

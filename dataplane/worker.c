@@ -135,7 +135,7 @@ static void handle_msg(struct worker *w, const struct dp_msg *m, uint64_t now_ms
 
 	switch (m->type) {
 	case DP_MSG_FLOW_ADD:
-		rc = session_add(w->cfg.sessions, m->port, m->peer_port, m->id, &m->u.exp, now_ms);
+		rc = session_add(w->cfg.sessions, m->port, m->peer_port, &m->u.exp, now_ms);
 		break;
 	case DP_MSG_FLOW_UPDATE:
 		rc = session_update(w->cfg.sessions, m->port, &m->u.exp, now_ms);
@@ -175,7 +175,7 @@ static void flow_event(struct worker *w, const struct session_flow *f, uint16_t 
 	ev.port = f->port;
 	ev.peer_port = f->peer_port;
 	ev.worker = (uint16_t)w->cfg.id;
-	ev.id = f->id;
+	ev.id = f->port;
 	ev.generation = latch_generation(&f->latch);
 	ev.u.ev.src.ip.family = AF_INET;
 	ev.u.ev.src.ip.v4.s_addr = src_ip;

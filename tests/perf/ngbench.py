@@ -2,11 +2,12 @@
 """ng control rate and memory per session of sbc-dataplane (meson benchmark "ng-sessions";
 root, iptables and ethtool needed, exits 77 otherwise).
 
-    ngbench.py SBC_DATAPLANE [--sessions N] [--window W]
+    ngbench.py SBC_DATAPLANE [--sessions N] [--window W] [--ports MIN-MAX] [--call-id-len L]
 
-sbc-dataplane runs in the NAT lab's namespace (tests/natlab/run.py) with 40000 relay ports on
-its one media address, so N = 10000 sessions fit (a session is one audio stream, two legs of RTP
-+ RTCP: four ports). This script is the ng client, pinned to the other core than the control
+sbc-dataplane runs in the NAT lab's namespace (tests/natlab/run.py) with 40000 relay ports
+(20000-59999) on its one media address, so N = 10000 sessions fit (a session is one audio
+stream, two legs of RTP + RTCP: four ports). `--ports 1024-65535` gives the most one address
+holds, 16128 sessions; more need several media addresses, which sbc-dataplane does not have. This script is the ng client, pinned to the other core than the control
 lcore, and keeps W requests in flight. It creates N sessions (offer, then answer), then deletes
 them, and prints requests/s per phase measured at the client, the control thread's CPU time per
 request (what one control core would sustain: requests / CPU second), and the daemon's resident
@@ -29,22 +30,32 @@ from perflab import lab  # noqa: E402
 A, B = "198.51.100.10", "203.0.113.20"
 
 
+ID_LEN = [0]  # --call-id-len
+
+
+def call_id(i):
+    """"ngbench-I", padded to --call-id-len bytes (a UA's Call-ID is often a 32-36 character
+    UUID or hex string plus "@host": the call store keeps it, so it counts per session)."""
+    cid = "ngbench-%d" % i
+    return cid + "-" + "x" * (ID_LEN[0] - len(cid) - 1) if ID_LEN[0] > len(cid) + 1 else cid
+
+
 def offer(i):
-    return {"command": "offer", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i,
+    return {"command": "offer", "call-id": call_id(i), "from-tag": "a%d" % i,
             "sdp": perflab.sdp(A, 10000 + 2 * (i % 20000), i), "received-from": ["IP4", A],
             "flags": ["trust-address"], "replace": ["origin", "session-connection"],
             "supports": ["load limit"]}
 
 
 def answer(i):
-    return {"command": "answer", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i,
+    return {"command": "answer", "call-id": call_id(i), "from-tag": "a%d" % i,
             "to-tag": "b%d" % i, "sdp": perflab.sdp(B, 10000 + 2 * (i % 20000), i),
             "received-from": ["IP4", B], "flags": ["trust-address"],
             "replace": ["origin", "session-connection"]}
 
 
 def delete(i):
-    return {"command": "delete", "call-id": "ngbench-%d" % i, "from-tag": "a%d" % i}
+    return {"command": "delete", "call-id": call_id(i), "from-tag": "a%d" % i}
 
 
 def phase(ng, pid, make, first, n, window):
@@ -72,14 +83,21 @@ def main():
     ap.add_argument("dataplane")
     ap.add_argument("--sessions", type=int, default=10000)
     ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("--ports", default="20000-59999")
+    ap.add_argument("--call-id-len", type=int, default=0,
+                    help="pad call-ids to this many bytes (default: \"ngbench-N\", 9-13)")
     args = ap.parse_args()
+    ID_LEN[0] = args.call_id_len
+    lo, hi = (int(x) for x in args.ports.split("-"))
+    lo += lo & 1
     try:
         perflab.need_root(["ip", "iptables", "ethtool"])
     except perflab.Skip as e:
         print("ngbench: %s, skipped" % e)
         return 77
-    if args.sessions * 4 > 40000:
-        print("ngbench: at most 10000 sessions on one media address")
+    if args.sessions * 4 > (hi - lo + 1) // 2 * 2:
+        print("ngbench: at most %d sessions in --ports %s (one media address)"
+              % ((hi - lo + 1) // 4, args.ports))
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = tempfile.mkdtemp(prefix=lab.PREFIX)
@@ -89,14 +107,15 @@ def main():
     try:
         lab.setup()
         # The worker sleeps when idle (it has no media here): the control lcore is measured.
-        dp, ng = perflab.start_dataplane(args.dataplane, log, "20000-59999",
+        dp, ng = perflab.start_dataplane(args.dataplane, log, args.ports,
                                          ["--idle-backoff", "1000"])
         procs.append(dp)
         os.sched_setaffinity(0, {1})
         time.sleep(0.5)
         rss0 = perflab.rss_kb(dp.pid)
-        print("# %d sessions, %d requests in flight; client on core 1, control lcore 0"
-              % (args.sessions, args.window))
+        print("# %d sessions, %d requests in flight; client on core 1, control lcore 0; "
+              "ports %s; call-ids like %r" % (args.sessions, args.window, args.ports,
+                                               call_id(args.sessions - 1)))
         print("# load average: %s" % open("/proc/loadavg").read().strip())
         # Two halves, so that the second half's growth is the marginal cost of a session
         # (the first half also pays for tables that fill once, like the reply cache).
