@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+"""NAT lab for calls with media: sbc-sip engaging sbc-dataplane (meson suite "natlab"; needs
+root, exits 77 otherwise).
+
+    run.py [--only NAME,...] [--keep DIR] SBC_SIP SBC_DB SBC_DATAPLANE
+
+The topology of tests/natlab-sip (its Lab, SbcProxy and policy are reused), plus two media relays
+in the sbc namespace, each on its own veth to the public segment through DPDK's net_af_packet
+(no kernel address there: the address belongs to the relay; --no-huge, --idle-backoff so both fit
+on two cores):
+
+    ua (phone 192.168.1.10) -- nat (MASQUERADE --random-fully, 203.0.113.1) --+
+    sbc: sbc-sip 203.0.113.5 (kernel) ----------------------------------------+
+         sbc-dataplane A 203.0.113.6 (dpa, ng 127.0.0.1:2223) ----------------+- wan (br0)
+         sbc-dataplane B 203.0.113.7 (dpb, ng 127.0.0.1:2224) ----------------+
+    carrier (SIPp 203.0.113.20, moved media 203.0.113.21) --------------------+
+
+Both SIPp ends play real RTP (rtp.pcap, written at start: PCMU, 20 ms) with play_pcap_audio;
+what arrives is counted at the receivers by iptables INPUT rules that match only packets from a
+relay address to the SIPp media port (the phone's counter is inside the ua namespace, after the
+NAT). Checks: call out and in with media both ways (and the phone latched at the NAT's random
+port), a callee re-INVITE that moves its media to another address and port, hold / inactive /
+resume, CANCEL and 486 (every relay session released), the media timeout (BYE to both parties)
+and a dataplane killed mid-test (new calls go to the other). After every check: no dialog in
+sbc-sip and an empty ng `list` on each running dataplane.
+Exit status: 0 all passed, 1 a check failed, 77 skipped.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+SCEN = os.path.join(HERE, "scenarios")
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+nls = load("natlab_sip_run", os.path.join(TESTS, "natlab-sip", "run.py"))
+NG_PY = os.path.join(TESTS, "natlab", "ng.py")
+AGENT_PY = os.path.join(HERE, "rtpagent.py")
+
+# Our own namespace names (natlab-sip's functions look them up in its NS at call time).
+TAG = "ml%d" % (os.getpid() % 100000)
+nls.TAG = TAG
+for _k in list(nls.NS):
+    nls.NS[_k] = "%s-%s" % (TAG, _k)
+NS = nls.NS
+Fail = nls.Fail
+Skip = nls.Skip
+sh = nls.sh
+
+UA, SBC, CARRIER, NAT_PUB = nls.UA, nls.SBC, nls.CARRIER, nls.NAT_PUB
+CARRIER_MOVED = "203.0.113.21"
+MOVED_PORT = 7000
+USER, DOMAIN, PASSWORD, OUT_NUMBER = nls.USER, nls.DOMAIN, nls.PASSWORD, nls.OUT_NUMBER
+UA_MPORT = 6100
+CARRIER_MPORT = 6000
+NOTIFY = "127.0.0.1:9000"
+MEDIA_TIMEOUT = 4
+RTP_PACKETS = 100  # rtp.pcap: 2 s of PCMU at 20 ms
+RTP_SSRC = 0x5EED
+DATAPLANES = (("A", "dpa", "p4", "203.0.113.6", 2223, "40000-40999"),
+              ("B", "dpb", "p5", "203.0.113.7", 2224, "42000-42999"))
+
+
+def write_pcap(path, packets=RTP_PACKETS):
+    """A pcap of one RTP stream (Ethernet/IPv4/UDP, PCMU, 20 ms apart) for SIPp's
+    play_pcap_audio, which keeps the RTP payload and timing and readdresses it."""
+    out = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)]
+    for i in range(packets):
+        rtp = struct.pack("!BBHII", 0x80, 0x80 if i == 0 else 0, i, i * 160, RTP_SSRC)
+        rtp += b"\xff" * 160
+        udp = struct.pack("!HHHH", 10000, 20000, 8 + len(rtp), 0) + rtp
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
+                         bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + udp
+        ts = i * 20000
+        out.append(struct.pack("<IIII", ts // 1000000, ts % 1000000, len(frame), len(frame)))
+        out.append(frame)
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+class Dataplane:
+    """One sbc-dataplane in the sbc namespace on its own veth."""
+
+    def __init__(self, lab, name, iface, media, ng_port, ports):
+        self.lab, self.name, self.iface, self.media = lab, name, iface, media
+        self.ng_addr = "127.0.0.1:%d" % ng_port
+        self.ports = ports
+        self.prefix = "%s_%s" % (TAG, name)
+        self.ctl_path = os.path.join(lab.tmp, "dp-%s.ctl" % name)
+        self.log = os.path.join(lab.tmp, "dp-%s.log" % name)
+        self.policy = os.path.join(lab.tmp, "dp-%s.policy.json" % name)
+        self.proc = None
+
+    def start(self):
+        with open(self.policy, "w") as f:
+            json.dump({"media-timeout": MEDIA_TIMEOUT, "latching": "strict"}, f)
+        eal = ["-l", "0,1", "--no-huge", "-m", "256", "--no-pci",
+               "--file-prefix=" + self.prefix, "--vdev=net_af_packet0,iface=" + self.iface,
+               "--log-level=lib.eal:error"]
+        opts = ["--media-addr", self.media + "/24", "--ports", self.ports, "--ng-listen",
+                self.ng_addr, "--idle-backoff", "200", "--mbufs", "2047", "--control-socket",
+                self.ctl_path, "--policy", self.policy, "--notify", NOTIFY,
+                "--log-level", "info"]
+        self.proc = self.lab.spawn("sbc", [self.lab.sbc_dataplane] + eal + ["--"] + opts,
+                                   self.log)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sbc-dataplane %s exited with %d\n%s" % (
+                    self.name, self.proc.returncode, nls.tail(self.log)))
+            r = self.ng({"command": "ping"})
+            if r and r.get("result") == "pong":
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("sbc-dataplane %s does not answer ng ping\n%s" % (
+                    self.name, nls.tail(self.log)))
+            time.sleep(0.3)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        if self.proc:
+            self.lab.stop(self.proc, sig=signal.SIGKILL)
+            self.proc = None
+
+    def ng(self, obj):
+        out = sh(sys.executable, NG_PY, self.ng_addr, json.dumps(obj), ns="sbc", check=False,
+                 capture=True)
+        return json.loads(out) if out.strip() else None
+
+    def ctl(self, cmd):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(3)
+        try:
+            s.connect(self.ctl_path)
+            s.sendall(json.dumps({"cmd": cmd}).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+        finally:
+            s.close()
+        return json.loads(buf)
+
+    def calls(self):
+        r = self.ng({"command": "list"})
+        if not r or r.get("result") != "ok":
+            raise Fail("dataplane %s: ng list failed: %s" % (self.name, r))
+        return r.get("calls") or []
+
+
+class MediaProxy(nls.SbcProxy):
+    """sbc-sip with --dataplane (both relays) and --media-notify."""
+
+    def start(self):
+        dps = ",".join(d.ng_addr for d in self.lab.dps)
+        self.proc = self.lab.spawn("sbc", [self.lab.sbc_sip, "--listen", SBC + ":5060",
+                                           "--policy", self.policy, "--registrations",
+                                           self.regdb, "--ctl", self.ctl_path,
+                                           "--dataplane", dps, "--media-notify", NOTIFY,
+                                           "--log-level", "debug"], self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sbc-sip exited with %d at start-up\n%s" % (
+                    self.proc.returncode, self.log_tail()))
+            try:
+                self.ctl("stats")
+                return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("sbc-sip does not answer on its control socket\n"
+                                   + self.log_tail())
+            time.sleep(0.2)
+
+
+class MediaLab(nls.Lab):
+    def __init__(self, sbc_sip, sbc_db, sbc_dataplane):
+        super().__init__("sbc", sbc_sip, sbc_db)
+        self.sbc_dataplane = sbc_dataplane
+        self.dps = [Dataplane(self, n, i, m, p, r) for n, i, _, m, p, r in DATAPLANES]
+        write_pcap(os.path.join(self.tmp, "rtp.pcap"))
+
+    # -- topology -------------------------------------------------------------------------
+    def setup(self):
+        super().setup()
+        for _, iface, peer, _, _, _ in DATAPLANES:
+            self.veth("sbc", iface, "wan", peer)
+            sh("ip", "link", "set", peer, "master", "br0", ns="wan")
+        sh("ip", "addr", "add", CARRIER_MOVED + "/24", "dev", "eth0", ns="carrier")
+        # Kernel sockets leave UDP checksums to the NIC and af_packet does not tell DPDK
+        # (TESTING-NOTES.md): full checksums on every veth of the lab.
+        for ns, ifs in (("ua", ["eth0"]), ("nat", ["in0", "out0"]),
+                        ("wan", ["p1", "p2", "p3", "p4", "p5"]),
+                        ("sbc", ["eth0", "dpa", "dpb"]), ("carrier", ["eth0"])):
+            for ifn in ifs:
+                sh("ethtool", "-K", ifn, "tx", "off", ns=ns, check=False)
+        # Receivers' counters: RTP from a relay address to the SIPp media ports (and to the
+        # moved callee address), counted where the packets are delivered.
+        relays = "203.0.113.6/31"
+        sh("iptables", "-A", "INPUT", "-p", "udp", "-s", relays, "--dport", str(UA_MPORT),
+           ns="ua")
+        sh("iptables", "-A", "INPUT", "-p", "udp", "-s", relays, "-d", CARRIER, "--dport",
+           str(CARRIER_MPORT), ns="carrier")
+        sh("iptables", "-A", "INPUT", "-p", "udp", "-s", relays, "-d", CARRIER_MOVED,
+           "--dport", str(MOVED_PORT), ns="carrier")
+
+    def cleanup(self):
+        super().cleanup()
+        for d in self.dps:
+            shutil.rmtree("/var/run/dpdk/" + d.prefix, ignore_errors=True)
+
+    def counters(self):
+        """{(namespace, dport): packets} of the receivers' iptables rules; zeroed after."""
+        got = {}
+        for ns in ("ua", "carrier"):
+            out = sh("iptables", "-L", "INPUT", "-v", "-x", "-n", "-Z", ns=ns, capture=True)
+            for line in out.splitlines():
+                m = re.search(r"dpt:(\d+)", line)
+                if m and line.split()[0].isdigit():
+                    got[(ns, int(m.group(1)))] = int(line.split()[0])
+        return got
+
+    def sipp(self, ns, scenario, ip, port, remote=None, keys=None, extra=(), timeout=20,
+             mport=6000, hold=300):
+        """natlab-sip's SIPp runner with our scenario directory (theirs for names not here)."""
+        path = os.path.join(SCEN, scenario)
+        if not os.path.exists(path):
+            path = os.path.join(nls.SCEN, scenario)
+        self.seq += 1
+        base = os.path.join(self.tmp, "%02d-%s-%s" % (self.seq, ns, scenario[:-4]))
+        args = ["sipp", "-sf", path, "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(mport),
+                "-m", "1", "-l", "1", "-nostdin", "-timeout", "%ds" % timeout,
+                "-timeout_error", "-trace_err", "-error_file", base + ".err", "-trace_msg",
+                "-message_file", base + ".msg", "-d", str(hold)]
+        for k, v in (keys or {}).items():
+            args += ["-key", k, v]
+        args += list(extra)
+        if remote:
+            args.append(remote)
+        p = self.spawn(ns, args, base + ".out")
+        p.base = base
+        p.what = "%s in %s" % (scenario, ns)
+        return p
+
+    # -- helpers --------------------------------------------------------------------------
+    def running_dps(self):
+        return [d for d in self.dps if d.alive()]
+
+    def sessions_left(self, what, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = {d.name: d.calls() for d in self.running_dps()}
+            left = {k: v for k, v in left.items() if v}
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise Fail("%s: relay session(s) still there %ds after the call ended: %s"
+                           % (what, timeout, json.dumps(left)))
+            time.sleep(0.3)
+
+    def clean_after(self, what):
+        self.no_dialogs_left(what)
+        self.sessions_left(what)
+
+    def latched_phone(self, deadline):
+        """Polls the relays' sessions until a leg latched to the NAT's public address."""
+        while time.monotonic() < deadline:
+            for d in self.running_dps():
+                try:
+                    sess = d.ctl("sessions").get("sessions") or []
+                except (OSError, ValueError):
+                    continue
+                for s in sess:
+                    for st in s.get("streams", []):
+                        for leg in st.get("legs", []):
+                            src = leg.get("latched") or ""
+                            if src.startswith(NAT_PUB + ":"):
+                                return d.name, src, leg.get("packets")
+            time.sleep(0.2)
+        return None
+
+    def relay_in_sdp(self, p):
+        """The relay addresses in the SDP bodies SIPp process p received."""
+        out = []
+        for block in received_blocks(p.base + ".msg"):
+            out += re.findall(r"c=IN IP4 (203\.0\.113\.[67])\b", block)
+        return out
+
+    def media_engaged(self):
+        return nls.find_key(self.proxy.ctl("stats"), "media_engaged") or 0
+
+    def expect_media(self, got, where, minimum, what):
+        n = got.get(where, 0)
+        if n < minimum:
+            raise Fail("%s: %d RTP packet(s) from the relay at %s port %d, expected >= %d "
+                       "(counters: %s)" % (what, n, where[0], where[1], minimum, got))
+        return n
+
+    def call(self, uac, uas, what, inbound=False, hold=2600, uas_keys=None, during=None):
+        """One call through the proxy, each SIPp playing or not as its scenario says. Returns
+        (caller, callee, counters, result of during())."""
+        self.counters()
+        engaged = self.media_engaged()
+        if inbound:
+            self.register()
+            callee = self.sipp("ua", uas, UA, nls.UA_REG_PORT, keys={"user": USER},
+                               mport=UA_MPORT)
+            time.sleep(0.4)
+            caller = self.sipp("carrier", uac, CARRIER, nls.CARRIER_UAC_PORT, SBC + ":5060",
+                               keys={"user": "carrier", "domain": DOMAIN},
+                               extra=["-s", USER], mport=CARRIER_MPORT, hold=hold)
+        else:
+            keys = {"user": "carrier"}
+            keys.update(uas_keys or {})
+            callee = self.sipp("carrier", uas, CARRIER, nls.CARRIER_UAS_PORT, keys=keys,
+                               mport=CARRIER_MPORT)
+            time.sleep(0.4)
+            caller = self.sipp("ua", uac, UA, nls.UA_CALL_PORT, SBC + ":5060",
+                               keys={"user": USER, "domain": DOMAIN},
+                               extra=["-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
+                               mport=UA_MPORT, hold=hold)
+        extra = during(caller, callee) if during else None
+        err = self.wait_sipp(caller, callee)
+        if err:
+            raise Fail(what + "\n" + err)
+        got = self.counters()
+        if self.media_engaged() <= engaged:
+            raise Fail("%s: sbc-sip's media_engaged did not grow (%d)" % (what, engaged))
+        for p in (caller, callee):
+            if not self.relay_in_sdp(p):
+                raise Fail("%s: %s received no SDP with a relay address" % (what, p.what))
+        self.clean_after(what)
+        return caller, callee, got, extra
+
+    # -- checks ---------------------------------------------------------------------------
+    def c_call_out(self):
+        latch = []
+        _, _, got, _ = self.call(
+            "uac_media.xml", "uas_media.xml", "phone -> carrier with RTP both ways",
+            during=lambda a, b: latch.append(self.latched_phone(time.monotonic() + 6)))
+        need = int(RTP_PACKETS * 0.8)
+        to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier")
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "phone")
+        if not latch or not latch[0]:
+            raise Fail("no relay leg latched to the NAT's address %s" % NAT_PUB)
+        return "carrier got %d, phone got %d of %d; phone latched on %s at %s" % (
+            to_carrier, to_phone, RTP_PACKETS, latch[0][0], latch[0][1])
+
+    def c_call_in(self):
+        _, _, got, _ = self.call("uac_media.xml", "uas_media.xml",
+                                 "carrier -> phone with RTP both ways", inbound=True)
+        need = int(RTP_PACKETS * 0.8)
+        to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier")
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "phone")
+        return "carrier got %d, phone got %d of %d" % (to_carrier, to_phone, RTP_PACKETS)
+
+    def c_move(self):
+        """The carrier re-INVITEs with its media on another address and port; an RTP agent
+        there must get the phone's audio (played only after the move) and its audio must reach
+        the phone; the old address gets nothing."""
+        def during(caller, callee):
+            # The relay's address for the moved callee: the SDP of the 200 to its re-INVITE
+            # (the second SDP the carrier's SIPp receives).
+            deadline = time.monotonic() + 10
+            port = None
+            while time.monotonic() < deadline and port is None:
+                blocks = received_blocks(callee.base + ".msg")
+                sdps = [re.search(r"c=IN IP4 (\S+).*?m=audio (\d+)", b, re.S) for b in blocks]
+                sdps = [m for m in sdps if m]
+                if len(sdps) >= 2:
+                    port = "%s:%s" % (sdps[-1].group(1), sdps[-1].group(2))
+                time.sleep(0.1)
+            if port is None:
+                return None
+            agent = subprocess.Popen(
+                ["ip", "netns", "exec", NS["carrier"], sys.executable, AGENT_PY, "--bind",
+                 "%s:%d" % (CARRIER_MOVED, MOVED_PORT), "--ssrc", "777", "--to", port,
+                 "--delay", "1.0", "--count", "75", "--interval", "0.02", "--wait", "1.0"],
+                stdout=subprocess.PIPE, text=True)
+            out, _ = agent.communicate(timeout=20)
+            return port, json.loads(out) if out.strip() else None
+
+        _, _, got, extra = self.call(
+            "uac_move.xml", "uas_move.xml", "carrier moves its media by re-INVITE",
+            hold=2800, uas_keys={"newip": CARRIER_MOVED, "newport": str(MOVED_PORT)},
+            during=during)
+        if not extra or not extra[1]:
+            raise Fail("the carrier never got the relay's answer to its re-INVITE")
+        relay, agent = extra
+        heard = agent["rtp"].get(str(RTP_SSRC), 0)
+        need = int(RTP_PACKETS * 0.8)
+        if heard < need:
+            raise Fail("moved callee at %s:%d got %d of the phone's %d RTP packets (agent: %s)"
+                       % (CARRIER_MOVED, MOVED_PORT, heard, RTP_PACKETS, agent))
+        if any(not s.startswith(relay.split(":")[0] + ":") for s in agent["sources"]):
+            raise Fail("moved callee got packets from elsewhere than the relay: %s"
+                       % agent["sources"])
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), int(75 * 0.8), "phone")
+        old = got.get(("carrier", CARRIER_MPORT), 0)
+        if old:
+            raise Fail("%d RTP packet(s) still went to the old address %s:%d after the move"
+                       % (old, CARRIER, CARRIER_MPORT))
+        return "moved callee got %d/%d, phone got %d/75 from it, old address 0" % (
+            heard, RTP_PACKETS, to_phone)
+
+    def c_hold(self):
+        caller, callee, got, _ = self.call("uac_hold.xml", "uas_hold.xml",
+                                           "hold (sendonly), inactive, resume")
+        recv = received_blocks(callee.base + ".msg")
+        dirs = [d for b in recv for d in re.findall(r"a=(sendonly|inactive|sendrecv)", b)]
+        if "sendonly" not in dirs or "inactive" not in dirs:
+            raise Fail("the carrier did not see the hold directions in the relayed SDP "
+                       "(saw %s)" % dirs)
+        need = int(RTP_PACKETS * 0.8)
+        to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need,
+                                       "carrier after resume")
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "phone after resume")
+        return "after resume: carrier got %d, phone got %d of %d" % (to_carrier, to_phone,
+                                                                    RTP_PACKETS)
+
+    def released(self, uac, uas, what):
+        engaged = self.media_engaged()
+        callee = self.sipp("carrier", uas, CARRIER, nls.CARRIER_UAS_PORT,
+                           keys={"user": "carrier"}, mport=CARRIER_MPORT)
+        time.sleep(0.4)
+        caller = self.sipp("ua", uac, UA, nls.UA_CALL_PORT, SBC + ":5060",
+                           keys={"user": USER, "domain": DOMAIN},
+                           extra=["-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
+                           mport=UA_MPORT)
+        err = self.wait_sipp(caller, callee)
+        if err:
+            raise Fail(what + "\n" + err)
+        if self.media_engaged() <= engaged:
+            raise Fail("%s: the INVITE's SDP was not offered to a dataplane" % what)
+        self.clean_after(what)
+        return "media engaged, then released"
+
+    def c_timeout(self):
+        t0 = time.monotonic()
+        caller, callee, _, _ = self.call("uac_timeout.xml", "uas_timeout.xml",
+                                         "silent call ended by the media timeout")
+        took = time.monotonic() - t0
+        # The phone plays 2 s of audio first: no BYE may come before that plus the timeout.
+        if took < MEDIA_TIMEOUT + RTP_PACKETS * 0.02:
+            raise Fail("the call ended after %.1f s, before the %d s media timeout"
+                       % (took, MEDIA_TIMEOUT))
+        for p in (caller, callee):
+            byes = [r for r in received_requests(p.base + ".msg") if r[0].startswith("BYE ")]
+            if not byes:
+                raise Fail("%s got no BYE" % p.what)
+            if not any(h.lower().startswith("reason:") for h in byes[0]):
+                raise Fail("%s: the BYE has no Reason header:\n%s" % (
+                    p.what, "".join("#   %s\n" % h for h in byes[0])))
+        return "BYE (with Reason) to both parties %.1f s after the call started, audio 2 s, " \
+            "timeout %d s" % (took, MEDIA_TIMEOUT)
+
+    def c_failover(self):
+        """Dataplane B is killed while a call runs; once sbc-sip sees it gone, new calls go
+        to A with media both ways."""
+        victim, other = self.dps[1], self.dps[0]
+        callee = self.sipp("carrier", "uas_media.xml", CARRIER, nls.CARRIER_UAS_PORT,
+                           keys={"user": "carrier"}, mport=CARRIER_MPORT)
+        time.sleep(0.4)
+        caller = self.sipp("ua", "uac_media.xml", UA, nls.UA_CALL_PORT, SBC + ":5060",
+                           keys={"user": USER, "domain": DOMAIN},
+                           extra=["-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
+                           mport=UA_MPORT, hold=2600)
+        time.sleep(1.0)
+        victim.kill()
+        # The call in progress may lose its media (it may be on B); its signaling must end.
+        self.wait_sipp(caller, callee)
+        deadline = time.monotonic() + 15
+        while True:
+            dps = nls.find_key(self.proxy.ctl("stats"), "dataplanes") or []
+            if isinstance(dps, dict):  # {"pending":..., "dataplanes": [...]}
+                dps = dps.get("dataplanes") or []
+            bad = [d for d in dps if isinstance(d, dict) and
+                   str(victim.ng_addr.split(":")[1]) in json.dumps(d) and
+                   (d.get("up") is False or d.get("healthy") is False or
+                    d.get("state") in ("down", "dead", "failed"))]
+            if bad:
+                break
+            if time.monotonic() > deadline:
+                raise Fail("sbc-sip still counts the killed dataplane as up 15 s later: %s"
+                           % json.dumps(dps))
+            time.sleep(0.5)
+        self.no_dialogs_left("call during the kill")
+        notes = []
+        for i in range(3):
+            caller, callee, got, _ = self.call("uac_media.xml", "uas_media.xml",
+                                               "call %d after the kill" % (i + 1))
+            where = set(self.relay_in_sdp(caller) + self.relay_in_sdp(callee))
+            if where != {other.media}:
+                raise Fail("call %d after the kill used relay address(es) %s, expected %s only"
+                           % (i + 1, sorted(where), other.media))
+            need = int(RTP_PACKETS * 0.8)
+            notes.append("%d/%d" % (
+                self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier"),
+                self.expect_media(got, ("ua", UA_MPORT), need, "phone")))
+        return "3 calls on %s after %s was killed, RTP carrier/phone %s" % (
+            other.name, victim.name, ", ".join(notes))
+
+    def run_media_checks(self, only):
+        checks = [
+            ("call-out-media", self.c_call_out),
+            ("call-in-media", self.c_call_in),
+            ("reinvite-moves-media", self.c_move),
+            ("hold-resume", self.c_hold),
+            ("cancel-releases-media", lambda: self.released(
+                "uac_cancel.xml", "uas_cancel.xml", "phone cancels a ringing call")),
+            ("busy-486-releases-media", lambda: self.released(
+                "uac_busy.xml", "uas_busy.xml", "carrier answers 486")),
+            ("media-timeout-bye", self.c_timeout),
+            ("dataplane-failover", self.c_failover),
+        ]
+        for name, fn in checks:
+            if only and name not in only:
+                continue
+            self.check(name, fn)
+            if name in self.failed:
+                for d in self.dps:
+                    print("# dataplane %s log (last lines):\n%s" % (d.name, nls.tail(d.log, 15)),
+                          flush=True)
+
+
+def received_blocks(path):
+    """The text of each message SIPp logged as received in a -message_file."""
+    try:
+        with open(path, errors="replace") as f:
+            blocks = f.read().split("message received")[1:]
+    except OSError:
+        return []
+    # A block runs until the next message logged, received or sent.
+    return [b.split("message sent")[0].split("\n-----------------")[0] for b in blocks]
+
+
+def received_requests(path):
+    """The header lines of each request SIPp logged as received in a -message_file."""
+    out = []
+    for b in received_blocks(path):
+        lines = [line.strip() for line in b.splitlines()[1:]]
+        while lines and not lines[0]:
+            lines.pop(0)
+        if not lines or lines[0].startswith("SIP/2.0"):
+            continue
+        hdrs = []
+        for line in lines:
+            if not line:
+                break
+            hdrs.append(line)
+        out.append(hdrs)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", default="", help="comma-separated check names")
+    ap.add_argument("--keep", metavar="DIR", help="copy the logs of the run to DIR")
+    ap.add_argument("sbc_sip")
+    ap.add_argument("sbc_db")
+    ap.add_argument("sbc_dataplane")
+    a = ap.parse_args()
+    a.sbc_sip, a.sbc_db, a.sbc_dataplane = (os.path.abspath(x) for x in
+                                           (a.sbc_sip, a.sbc_db, a.sbc_dataplane))
+    if os.geteuid() != 0:
+        print("SKIP: natlab-media needs root (network namespaces, DPDK)")
+        return 77
+    for t in ("ip", "iptables", "ethtool", "sipp"):
+        if not shutil.which(t):
+            print("SKIP: %s missing" % t)
+            return 77
+    for b in (a.sbc_db, a.sbc_dataplane):
+        if not os.access(b, os.X_OK):
+            print("SKIP: %s is not executable" % b)
+            return 77
+    helptext = subprocess.run([a.sbc_sip, "--help"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True).stdout
+    if "--dataplane" not in helptext:
+        print("SKIP: sbc-sip has no --dataplane")
+        return 77
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    lab = MediaLab(a.sbc_sip, a.sbc_db, a.sbc_dataplane)
+    rc = 1
+    try:
+        lab.setup()
+        for d in lab.dps:
+            d.start()
+        lab.proxy = MediaProxy(lab)
+        lab.proxy.start()
+        lab.run_media_checks(set(x for x in a.only.split(",") if x))
+        print("# %d passed, %d failed%s" % (len(lab.passed), len(lab.failed), (
+            " (" + ", ".join(lab.failed) + ")") if lab.failed else ""))
+        rc = 1 if lab.failed else 0
+    except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
+        print("FAIL: lab set-up: %s" % e)
+    finally:
+        try:
+            if a.keep:
+                for p in list(lab.procs):
+                    lab.stop(p, wait=3)
+                shutil.copytree(lab.tmp, a.keep, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.ctl"))
+        finally:
+            lab.cleanup()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
