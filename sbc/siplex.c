@@ -10,9 +10,21 @@ static bool is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* v[i] opens a quoted string: returns the index just past its closing quote (quoted-pairs
+ * skipped, RFC 3261 §25.1), or 0 when it is never closed. */
+static size_t skip_quoted(const char *v, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (v[i] == '\\' && i + 1 < len)
+			i++;
+		else if (v[i] == '"')
+			return i + 1;
+	}
+	return 0;
+}
+
 size_t siplex_first_elem(const char *v, size_t len)
 {
-	bool quoted = false;
 	int angle = 0;
 	size_t i;
 
@@ -20,16 +32,15 @@ size_t siplex_first_elem(const char *v, size_t len)
 	for (i = 0; i < len; i++) {
 		char c = v[i];
 
-		if (quoted) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quoted = false;
-			continue;
-		}
-		if (c == '"')
-			quoted = true;
-		else if (c == '<')
+		if (c == '"') {
+			size_t e = skip_quoted(v, len, i);
+
+			if (e == 0) {
+				i = len; /* an unterminated quote runs to the end */
+				break;
+			}
+			i = e - 1;
+		} else if (c == '<')
 			angle++;
 		else if (c == '>' && angle > 0)
 			angle--;
@@ -45,22 +56,18 @@ bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex
 		      struct siplex_span *value)
 {
 	size_t nlen = strlen(name);
-	bool quoted = false;
 
 	/* RFC 3261 §20.42: via-parm = sent-protocol LWS sent-by *( SEMI via-params ). The first ';'
 	 * outside brackets and quotes starts the parameters. */
 	for (size_t i = 0; i < len; i++) {
 		char c = v[i];
 
-		if (quoted) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quoted = false;
-			continue;
-		}
 		if (c == '"') {
-			quoted = true;
+			size_t e = skip_quoted(v, len, i);
+
+			if (e == 0)
+				return false;
+			i = e - 1;
 			continue;
 		}
 		if (c != ';')
@@ -109,33 +116,45 @@ bool siplex_via_param(const char *v, size_t len, const char *name, struct siplex
 	return false;
 }
 
-bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport)
+/* Finds the <...> of a name-addr outside quoted strings (RFC 3261 §25.1 name-addr): returns 1
+ * and the span inside the brackets, 0 when there is none (an addr-spec), -1 when a quote or a '<'
+ * is never closed. */
+static int find_angle(const char *v, size_t len, struct siplex_span *inside)
 {
-	size_t start = 0, end = len;
-	bool quoted = false, bracketed = false;
-
-	/* RFC 3261 §20.10: with <...> the URI is what the brackets enclose; without them (addr-spec)
-	 * the URI ends where header parameters begin, at the first ';'. */
 	for (size_t i = 0; i < len; i++) {
-		if (quoted) {
-			if (v[i] == '\\' && i + 1 < len)
-				i++;
-			else if (v[i] == '"')
-				quoted = false;
-			continue;
-		}
 		if (v[i] == '"') {
-			quoted = true;
+			size_t e = skip_quoted(v, len, i);
+
+			if (e == 0)
+				return -1;
+			i = e - 1;
 		} else if (v[i] == '<') {
 			const char *gt = memchr(v + i + 1, '>', len - i - 1);
 
 			if (gt == NULL)
-				return false;
-			start = i + 1;
-			end = (size_t)(gt - v);
-			bracketed = true;
-			break;
+				return -1;
+			inside->off = i + 1;
+			inside->len = (size_t)(gt - v) - i - 1;
+			return 1;
 		}
+	}
+	return 0;
+}
+
+bool siplex_uri_hostport(const char *v, size_t len, struct siplex_span *hostport)
+{
+	size_t start = 0, end = len;
+	struct siplex_span in;
+	int angle = find_angle(v, len, &in);
+	bool bracketed = angle == 1;
+
+	/* RFC 3261 §20.10: with <...> the URI is what the brackets enclose; without them (addr-spec)
+	 * the URI ends where header parameters begin, at the first ';'. */
+	if (angle < 0)
+		return false;
+	if (bracketed) {
+		start = in.off;
+		end = in.off + in.len;
 	}
 	if (!bracketed) {
 		while (start < len && is_ws(v[start]))
@@ -253,26 +272,24 @@ static size_t generic_param(const char *v, size_t len, size_t i)
 
 bool siplex_params_ok(const char *v, size_t len)
 {
-	bool quoted = false;
 	int angle = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = v[i];
 
-		if (quoted) {
-			if (c == '\\' && i + 1 < len)
-				i++;
-			else if (c == '"')
-				quoted = false;
-			continue;
-		}
-		if (c == '"')
-			quoted = true;
-		else if (c == '<')
+		if (c == '"') {
+			size_t e = skip_quoted(v, len, i);
+
+			/* An unterminated quoted string swallows the rest: malformed (RFC 4475
+			 * §3.1.2.6). */
+			if (e == 0)
+				return false;
+			i = e - 1;
+		} else if (c == '<') {
 			angle++;
-		else if (c == '>' && angle > 0)
+		} else if (c == '>' && angle > 0) {
 			angle--;
-		else if (c == ';' && angle == 0) {
+		} else if (c == ';' && angle == 0) {
 			size_t e = generic_param(v, len, i + 1);
 
 			/* A parameter ends at the next ';', at ',' (next element) or at the end. */
@@ -281,8 +298,7 @@ bool siplex_params_ok(const char *v, size_t len)
 			i = e - 1;
 		}
 	}
-	/* An unterminated quoted string swallows the rest: malformed too (RFC 4475 §3.1.2.6). */
-	return !quoted;
+	return true;
 }
 
 static size_t skip_ws(const char *v, size_t len, size_t i)
@@ -357,28 +373,10 @@ bool siplex_via_sent_by(const char *v, size_t len, struct siplex_span *sent_by)
 
 bool siplex_uri(const char *v, size_t len, struct siplex_span *uri)
 {
-	bool quoted = false;
+	int angle = find_angle(v, len, uri);
 
-	for (size_t i = 0; i < len; i++) {
-		if (quoted) {
-			if (v[i] == '\\' && i + 1 < len)
-				i++;
-			else if (v[i] == '"')
-				quoted = false;
-			continue;
-		}
-		if (v[i] == '"') {
-			quoted = true;
-		} else if (v[i] == '<') {
-			const char *gt = memchr(v + i + 1, '>', len - i - 1);
-
-			if (gt == NULL)
-				return false;
-			uri->off = i + 1;
-			uri->len = (size_t)(gt - v) - i - 1;
-			return uri->len > 0;
-		}
-	}
+	if (angle != 0)
+		return angle == 1 && uri->len > 0;
 	size_t s0 = skip_ws(v, len, 0), e = s0;
 
 	while (e < len && v[e] != ';' && !is_ws(v[e]))

@@ -58,20 +58,6 @@ int sipmsg_global_init(void)
 	return 0;
 }
 
-static int fail(struct sip_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sip_error *err, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->code = code;
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* Parses "host" (maybe "[v6]") and an optional decimal port string into out. */
 static int fill_host(const char *host, const char *port, struct sip_host *out)
 {
@@ -158,12 +144,12 @@ static void name_bad_header(const struct sip_msg *m, struct sip_error *err, int 
 		}
 		free(v);
 		if (rc != 0) {
-			fail(err, code, "malformed %.*s header", (int)f->name_len,
-			     m->buf + f->name_off);
+			sip_error_set(err, code, "malformed %.*s header", (int)f->name_len,
+				      m->buf + f->name_off);
 			return;
 		}
 	}
-	fail(err, code, "malformed message (rejected by the SIP parser)");
+	sip_error_set(err, code, "malformed message (rejected by the SIP parser)");
 }
 
 /* libosip2 sees the header section only: the body is ours to read (sipbody), and its multipart
@@ -204,8 +190,8 @@ static int check_request(struct sip_msg *m, struct sip_error *err)
 	if (!((slen == 3 && strncasecmp(scheme, "sip", 3) == 0) ||
 	      (slen == 4 && strncasecmp(scheme, "sips", 4) == 0) ||
 	      (slen == 3 && strncasecmp(scheme, "tel", 3) == 0)))
-		return fail(err, 416, "unsupported URI scheme '%.*s' in the Request-URI",
-			    (int)(slen > 32 ? 32 : slen), scheme);
+		return sip_error_set(err, 416, "unsupported URI scheme '%.*s' in the Request-URI",
+				     (int)(slen > 32 ? 32 : slen), scheme);
 	/* RFC 3261 §19.1.1: headers ("?..." after the host) are not allowed in a SIP
 	 * Request-URI (RFC 4475 §3.1.2.11 escruri). */
 	if (slen != 3 || strncasecmp(scheme, "tel", 3) != 0) {
@@ -213,11 +199,13 @@ static int check_request(struct sip_msg *m, struct sip_error *err)
 		const char *uri = m->buf + m->sc.uri_off;
 
 		if (!siplex_uri_hostport(uri, m->sc.uri_len, &hp))
-			return fail(err, 400,
-				    "Request-URI has a malformed host:port (an IPv6 address needs "
-				    "brackets, RFC 5118 §4.4)");
+			return sip_error_set(
+				err, 400,
+				"Request-URI has a malformed host:port (an IPv6 address needs "
+				"brackets, RFC 5118 §4.4)");
 		if (memchr(uri + hp.off, '?', m->sc.uri_len - hp.off) != NULL)
-			return fail(err, 400, "Request-URI carries headers (RFC 3261 §19.1.1)");
+			return sip_error_set(err, 400,
+					     "Request-URI carries headers (RFC 3261 §19.1.1)");
 	}
 	/* RFC 3261 §16.3 step 4: Proxy-Require options this proxy does not support get 420. It
 	 * supports none. */
@@ -226,12 +214,13 @@ static int check_request(struct sip_msg *m, struct sip_error *err)
 	if (pr >= 0) {
 		const struct sipscan_field *f = &m->sc.fields[pr];
 
-		return fail(err, 420, "unsupported extension in Proxy-Require: %.*s",
-			    (int)(f->value_len > 64 ? 64 : f->value_len), m->buf + f->value_off);
+		return sip_error_set(err, 420, "unsupported extension in Proxy-Require: %.*s",
+				     (int)(f->value_len > 64 ? 64 : f->value_len),
+				     m->buf + f->value_off);
 	}
 	/* RFC 3261 §16.3 step 2: Max-Forwards 0 is not forwarded: 483 Too Many Hops. */
 	if (m->sc.max_forwards == 0)
-		return fail(err, 483, "Max-Forwards is 0 (too many hops)");
+		return sip_error_set(err, 483, "Max-Forwards is 0 (too many hops)");
 	return 0;
 }
 
@@ -272,19 +261,19 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 	struct sip_host h;
 
 	if (via == NULL || via->host == NULL || via->protocol == NULL)
-		return fail(err, code, "top Via has no sent-by");
+		return sip_error_set(err, code, "top Via has no sent-by");
 	if (fill_host(via->host, via->port, &h) != 0)
-		return fail(err, code, "top Via has an invalid host or port");
+		return sip_error_set(err, code, "top Via has an invalid host or port");
 	if (via->version == NULL || strcmp(via->version, "2.0") != 0)
-		return fail(err, code, "top Via has an unsupported protocol version");
+		return sip_error_set(err, code, "top Via has an unsupported protocol version");
 	if (o->from == NULL || o->from->url == NULL)
-		return fail(err, code, "malformed From header");
+		return sip_error_set(err, code, "malformed From header");
 	if (o->to == NULL || o->to->url == NULL)
-		return fail(err, code, "malformed To header");
+		return sip_error_set(err, code, "malformed To header");
 	if (o->call_id == NULL || o->call_id->number == NULL)
-		return fail(err, code, "malformed Call-ID header");
+		return sip_error_set(err, code, "malformed Call-ID header");
 	if (o->cseq == NULL)
-		return fail(err, code, "malformed CSeq header");
+		return sip_error_set(err, code, "malformed CSeq header");
 	/* Every Via element must have a sent-by we can read exactly: responses are routed by it. */
 	for (int fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, 0); fi >= 0;
 	     fi = sipscan_find(&m->sc, SIPSCAN_HDR_VIA, fi + 1)) {
@@ -297,7 +286,8 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 			struct siplex_span sb;
 
 			if (!siplex_via_sent_by(v, e, &sb))
-				return fail(err, code, "malformed Via sent-protocol or sent-by");
+				return sip_error_set(err, code,
+						     "malformed Via sent-protocol or sent-by");
 			while (e < rest && v[e] != ',')
 				e++;
 			pos += e + 1;
@@ -310,8 +300,8 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 		if ((f->id == SIPSCAN_HDR_VIA || f->id == SIPSCAN_HDR_CONTACT ||
 		     f->id == SIPSCAN_HDR_FROM || f->id == SIPSCAN_HDR_TO) &&
 		    !siplex_params_ok(m->buf + f->value_off, f->value_len))
-			return fail(err, code, "empty parameter in %s header",
-				    sipscan_hdr_name(f->id));
+			return sip_error_set(err, code, "empty parameter in %s header",
+					     sipscan_hdr_name(f->id));
 	}
 	/* Contact URIs get rewritten by offset: each must have a host:port we can find exactly. */
 	for (unsigned int i = 0; i < sipmsg_contact_count(m); i++) {
@@ -323,18 +313,18 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 			continue; /* "*" or a URI without a host: never rewritten */
 		if (!sipmsg_contact_elem(m, i, &off, &len) ||
 		    !siplex_uri_hostport(m->buf + off, len, &hp))
-			return fail(err, code, "malformed Contact URI");
+			return sip_error_set(err, code, "malformed Contact URI");
 	}
 	if (!addr_spec_ok(m))
-		return fail(err, code, "URI with '?' not enclosed in <> (RFC 3261 §20)");
+		return sip_error_set(err, code, "URI with '?' not enclosed in <> (RFC 3261 §20)");
 	if (!m->sc.is_request) {
 		/* RFC 4475 §3.3.10: a response is never forwarded to a broadcast address. */
 		for (int i = 1; (via = osip_list_get(&o->vias, i)) != NULL; i++) {
 			if (fill_host(via->host, via->port, &h) == 0 && h.is_ip &&
 			    bad_reply_target(&h.ip))
-				return fail(err, 0,
-					    "Via %d points at a broadcast or multicast address",
-					    i + 1);
+				return sip_error_set(
+					err, 0, "Via %d points at a broadcast or multicast address",
+					i + 1);
 		}
 	}
 	if (m->sc.is_request) {
@@ -343,12 +333,13 @@ static int check_parsed(struct sip_msg *m, struct sip_error *err)
 		if (sipmsg_method_is(m, "REGISTER") &&
 		    (o->to->url->scheme == NULL || (strcasecmp(o->to->url->scheme, "sip") != 0 &&
 						    strcasecmp(o->to->url->scheme, "sips") != 0)))
-			return fail(err, 400, "REGISTER with a To URI that is not SIP or SIPS");
+			return sip_error_set(err, 400,
+					     "REGISTER with a To URI that is not SIP or SIPS");
 		if (o->req_uri == NULL)
-			return fail(err, 400, "malformed Request-URI");
+			return sip_error_set(err, 400, "malformed Request-URI");
 		if (o->req_uri->host == NULL && o->req_uri->scheme != NULL &&
 		    strncasecmp(o->req_uri->scheme, "sip", 3) == 0)
-			return fail(err, 400, "Request-URI has no host");
+			return sip_error_set(err, 400, "Request-URI has no host");
 	}
 	return 0;
 }
@@ -385,7 +376,7 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 	char *copy = NULL;
 
 	if (m == NULL) {
-		fail(err, 500, "out of memory");
+		sip_error_set(err, 500, "out of memory");
 		return NULL;
 	}
 	m->transport = t;
@@ -394,7 +385,7 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 	m->len = m->sc.msg_len;
 	m->buf = malloc(m->len + 1);
 	if (m->buf == NULL) {
-		fail(err, 500, "out of memory");
+		sip_error_set(err, 500, "out of memory");
 		goto fail;
 	}
 	memcpy(m->buf, buf, m->len);
@@ -405,7 +396,7 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 
 	copy = osip_copy(m, &clen);
 	if (copy == NULL || osip_message_init(&m->osip) != 0) {
-		fail(err, 500, "out of memory");
+		sip_error_set(err, 500, "out of memory");
 		goto fail;
 	}
 	if (osip_message_parse(m->osip, copy, clen) != 0) {

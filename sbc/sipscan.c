@@ -68,10 +68,7 @@ static bool is_token(const char *s, size_t len)
 	return true;
 }
 
-static int fail(struct sip_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct sip_error *err, int code, const char *fmt, ...)
+int sip_error_set(struct sip_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -152,11 +149,12 @@ static int scan_request_line(const char *buf, size_t off, size_t end, struct sip
 	const char *sp1 = memchr(line, ' ', len);
 
 	if (sp1 == NULL)
-		return fail(err, 0, "start line is neither a Request-Line nor a Status-Line");
+		return sip_error_set(err, 0,
+				     "start line is neither a Request-Line nor a Status-Line");
 	size_t mlen = (size_t)(sp1 - line);
 
 	if (!is_token(line, mlen))
-		return fail(err, 0, "start line does not begin with a method token");
+		return sip_error_set(err, 0, "start line does not begin with a method token");
 	sc->is_request = true;
 	sc->method_off = (uint32_t)off;
 	sc->method_len = (uint32_t)mlen;
@@ -166,38 +164,40 @@ static int scan_request_line(const char *buf, size_t off, size_t end, struct sip
 	const char *sp2 = memchr(uri, ' ', (size_t)(last - uri));
 
 	if (sp2 == NULL)
-		return fail(err, 400, "Request-Line has no SIP-Version");
+		return sip_error_set(err, 400, "Request-Line has no SIP-Version");
 	if (sp2 == uri)
-		return fail(err, 400, "Request-Line has more than one space after the method");
+		return sip_error_set(err, 400,
+				     "Request-Line has more than one space after the method");
 	if (memchr(sp2 + 1, ' ', (size_t)(last - sp2 - 1)) != NULL ||
 	    memchr(line, '\t', len) != NULL)
-		return fail(err, 400,
-			    "Request-Line has extra whitespace (RFC 3261 §7.1: single SP)");
+		return sip_error_set(
+			err, 400, "Request-Line has extra whitespace (RFC 3261 §7.1: single SP)");
 	int v = check_version(sp2 + 1, (size_t)(last - sp2 - 1));
 
 	if (v < 0)
-		return fail(err, 400, "Request-Line has a malformed SIP-Version '%.*s'",
-			    (int)(last - sp2 - 1 > 32 ? 32 : last - sp2 - 1), sp2 + 1);
+		return sip_error_set(err, 400, "Request-Line has a malformed SIP-Version '%.*s'",
+				     (int)(last - sp2 - 1 > 32 ? 32 : last - sp2 - 1), sp2 + 1);
 	if (v == 0)
-		return fail(err, 505, "SIP version '%.*s' is not supported (only SIP/2.0)",
-			    (int)(last - sp2 - 1 > 32 ? 32 : last - sp2 - 1), sp2 + 1);
+		return sip_error_set(err, 505, "SIP version '%.*s' is not supported (only SIP/2.0)",
+				     (int)(last - sp2 - 1 > 32 ? 32 : last - sp2 - 1), sp2 + 1);
 	size_t ulen = (size_t)(sp2 - uri);
 
 	sc->uri_off = (uint32_t)(uri - buf);
 	sc->uri_len = (uint32_t)ulen;
 	if (uri[0] == '<')
-		return fail(err, 400, "Request-URI is enclosed in <> (RFC 3261 §7.1 forbids it)");
+		return sip_error_set(err, 400,
+				     "Request-URI is enclosed in <> (RFC 3261 §7.1 forbids it)");
 	/* RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
 	size_t i = 0;
 
 	if (!((uri[0] | 0x20) >= 'a' && (uri[0] | 0x20) <= 'z'))
-		return fail(err, 400, "Request-URI does not start with a scheme");
+		return sip_error_set(err, 400, "Request-URI does not start with a scheme");
 	while (i < ulen && (((uri[i] | 0x20) >= 'a' && (uri[i] | 0x20) <= 'z') ||
 			    (uri[i] >= '0' && uri[i] <= '9') || uri[i] == '+' || uri[i] == '-' ||
 			    uri[i] == '.'))
 		i++;
 	if (i == ulen || uri[i] != ':')
-		return fail(err, 400, "Request-URI has no scheme");
+		return sip_error_set(err, 400, "Request-URI has no scheme");
 	sc->scheme_len = (uint32_t)i;
 	return 0;
 }
@@ -211,14 +211,15 @@ static int scan_status_line(const char *buf, size_t off, size_t end, struct sips
 
 	/* A malformed response cannot be answered: every error here means drop (code 0). */
 	if (sp1 == NULL || check_version(line, (size_t)(sp1 - line)) != 1)
-		return fail(err, 0, "Status-Line has a malformed or unsupported SIP-Version");
+		return sip_error_set(err, 0,
+				     "Status-Line has a malformed or unsupported SIP-Version");
 	const char *code = sp1 + 1;
 	size_t rest = (size_t)(line + len - code);
 
 	/* RFC 3261 §7.2: Status-Code = 3DIGIT, first digit 1-6; Reason-Phrase may be empty. */
 	if (rest < 3 || code[0] < '1' || code[0] > '6' || code[1] < '0' || code[1] > '9' ||
 	    code[2] < '0' || code[2] > '9' || (rest > 3 && code[3] != ' '))
-		return fail(err, 0, "Status-Line has a malformed status code");
+		return sip_error_set(err, 0, "Status-Line has a malformed status code");
 	sc->status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
 	return 0;
 }
@@ -262,14 +263,15 @@ static int check_cseq(const char *buf, struct sipscan *sc, const struct sipscan_
 		i++;
 	/* RFC 3261 §8.1.1.5: the sequence number is a 32-bit unsigned integer. */
 	if (!parse_u64(v, i, &sc->cseq) || sc->cseq > UINT32_MAX)
-		return fail(err, 400, "CSeq number '%.*s' is not a 32-bit unsigned integer",
-			    (int)(i > 24 ? 24 : i), v);
+		return sip_error_set(err, 400,
+				     "CSeq number '%.*s' is not a 32-bit unsigned integer",
+				     (int)(i > 24 ? 24 : i), v);
 	size_t ws = i;
 
 	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
 		i++;
 	if (i == ws || i == len || !is_token(v + i, len - i))
-		return fail(err, 400, "CSeq has no method");
+		return sip_error_set(err, 400, "CSeq has no method");
 	sc->cseq_method_off = (uint32_t)(f->value_off + i);
 	sc->cseq_method_len = (uint32_t)(len - i);
 	return 0;
@@ -317,12 +319,12 @@ static int check_fields(const char *buf, size_t len, bool stream, struct sipscan
 
 	for (size_t i = 0; i < sizeof(mandatory) / sizeof(mandatory[0]); i++)
 		if (sc->count[mandatory[i]] == 0)
-			return fail(err, code, "missing mandatory header %s",
-				    sipscan_hdr_name(mandatory[i]));
+			return sip_error_set(err, code, "missing mandatory header %s",
+					     sipscan_hdr_name(mandatory[i]));
 	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
 		if (sc->count[single[i]] > 1)
-			return fail(err, code, "%s appears %u times (one allowed)",
-				    sipscan_hdr_name(single[i]), sc->count[single[i]]);
+			return sip_error_set(err, code, "%s appears %u times (one allowed)",
+					     sipscan_hdr_name(single[i]), sc->count[single[i]]);
 
 	for (uint32_t i = 0; i < sc->nfields; i++) {
 		const struct sipscan_field *f = &sc->fields[i];
@@ -330,8 +332,8 @@ static int check_fields(const char *buf, size_t len, bool stream, struct sipscan
 		if ((f->id == SIPSCAN_HDR_VIA || f->id == SIPSCAN_HDR_CONTACT ||
 		     f->id == SIPSCAN_HDR_ROUTE || f->id == SIPSCAN_HDR_RECORD_ROUTE) &&
 		    !list_ok(buf + f->value_off, f->value_len))
-			return fail(err, code, "empty element in %s header",
-				    sipscan_hdr_name(f->id));
+			return sip_error_set(err, code, "empty element in %s header",
+					     sipscan_hdr_name(f->id));
 	}
 
 	int ci = sipscan_find(sc, SIPSCAN_HDR_CSEQ, 0);
@@ -343,10 +345,11 @@ static int check_fields(const char *buf, size_t len, bool stream, struct sipscan
 	if (sc->is_request &&
 	    (sc->cseq_method_len != sc->method_len ||
 	     memcmp(buf + sc->cseq_method_off, buf + sc->method_off, sc->method_len) != 0))
-		return fail(err, 400, "CSeq method '%.*s' does not match the request method '%.*s'",
-			    (int)(sc->cseq_method_len > 32 ? 32 : sc->cseq_method_len),
-			    buf + sc->cseq_method_off,
-			    (int)(sc->method_len > 32 ? 32 : sc->method_len), buf + sc->method_off);
+		return sip_error_set(
+			err, 400, "CSeq method '%.*s' does not match the request method '%.*s'",
+			(int)(sc->cseq_method_len > 32 ? 32 : sc->cseq_method_len),
+			buf + sc->cseq_method_off, (int)(sc->method_len > 32 ? 32 : sc->method_len),
+			buf + sc->method_off);
 
 	sc->max_forwards = -1;
 	int mi = sipscan_find(sc, SIPSCAN_HDR_MAX_FORWARDS, 0);
@@ -356,9 +359,9 @@ static int check_fields(const char *buf, size_t len, bool stream, struct sipscan
 		uint64_t mf;
 
 		if (!parse_u64(buf + f->value_off, f->value_len, &mf))
-			return fail(err, code, "Max-Forwards '%.*s' is not a number",
-				    (int)(f->value_len > 24 ? 24 : f->value_len),
-				    buf + f->value_off);
+			return sip_error_set(err, code, "Max-Forwards '%.*s' is not a number",
+					     (int)(f->value_len > 24 ? 24 : f->value_len),
+					     buf + f->value_off);
 		/* RFC 4475 §3.1.2.4: an out-of-range Max-Forwards may be handled as if absent. */
 		sc->max_forwards = mf > 255 ? -1 : (int)mf;
 	}
@@ -371,21 +374,22 @@ static int check_fields(const char *buf, size_t len, bool stream, struct sipscan
 		uint64_t cl;
 
 		if (!parse_u64(buf + f->value_off, f->value_len, &cl))
-			return fail(
+			return sip_error_set(
 				err, code, "Content-Length '%.*s' is not a non-negative integer",
 				(int)(f->value_len > 24 ? 24 : f->value_len), buf + f->value_off);
 		/* RFC 3261 §18.3: over UDP a larger Content-Length than what arrived is an error;
 		 * octets past it are ignored. Over a stream the rest has simply not arrived. */
 		if (cl > avail)
-			return fail(err, code, "Content-Length %llu exceeds the %zu body octets %s",
-				    (unsigned long long)cl, avail,
-				    stream ? "available (message incomplete)" : "received");
+			return sip_error_set(
+				err, code, "Content-Length %llu exceeds the %zu body octets %s",
+				(unsigned long long)cl, avail,
+				stream ? "available (message incomplete)" : "received");
 		sc->has_content_length = true;
 		sc->body_len = (uint32_t)cl;
 	} else {
 		/* RFC 3261 §18.3: Content-Length is mandatory over stream transports. */
 		if (stream)
-			return fail(err, code, "Content-Length is mandatory over TCP");
+			return sip_error_set(err, code, "Content-Length is mandatory over TCP");
 		sc->body_len = (uint32_t)avail;
 	}
 	sc->msg_len = sc->body_off + sc->body_len;
@@ -401,21 +405,22 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 	err->code = 0;
 	err->reason[0] = '\0';
 	if (len > SIPSCAN_MAX_MSG)
-		return fail(err, len >= 4 && memcmp(buf, "SIP/", 4) == 0 ? 0 : 513,
-			    "message of %zu octets exceeds the %d-octet limit", len,
-			    SIPSCAN_MAX_MSG);
+		return sip_error_set(err, len >= 4 && memcmp(buf, "SIP/", 4) == 0 ? 0 : 513,
+				     "message of %zu octets exceeds the %d-octet limit", len,
+				     SIPSCAN_MAX_MSG);
 	/* RFC 3261 §7.5: ignore CRLFs before the start line. */
 	while (off < len && (buf[off] == '\r' || buf[off] == '\n'))
 		off++;
 	if (off == len)
-		return fail(err, 0, "empty message");
+		return sip_error_set(err, 0, "empty message");
 	sc->start_off = (uint32_t)off;
 	next = line_end(buf, len, off, &content_end, &found);
 	if (!found)
-		return fail(err, 0, "start line is not terminated by CRLF (truncated message)");
+		return sip_error_set(err, 0,
+				     "start line is not terminated by CRLF (truncated message)");
 	sc->lf_only = content_end == next - 1;
 	if (memchr(buf + off, '\0', content_end - off) != NULL)
-		return fail(err, 0, "NUL octet in the start line");
+		return sip_error_set(err, 0, "NUL octet in the start line");
 	int rc = (len - off >= 4 && memcmp(buf + off, "SIP/", 4) == 0)
 			 ? scan_status_line(buf, off, content_end, sc, err)
 			 : scan_request_line(buf, off, content_end, sc, err);
@@ -427,20 +432,23 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 	off = next;
 	for (;;) {
 		if (off >= len)
-			return fail(err, code, "header section is not terminated by an empty line");
+			return sip_error_set(err, code,
+					     "header section is not terminated by an empty line");
 		next = line_end(buf, len, off, &content_end, &found);
 		if (!found)
-			return fail(err, code, "header section is not terminated by an empty line");
+			return sip_error_set(err, code,
+					     "header section is not terminated by an empty line");
 		if (content_end == off) {
 			sc->hdr_end = (uint32_t)off;
 			sc->body_off = (uint32_t)next;
 			break;
 		}
 		if (buf[off] == ' ' || buf[off] == '\t')
-			return fail(err, code, "continuation line before the first header");
+			return sip_error_set(err, code,
+					     "continuation line before the first header");
 		if (sc->nfields == SIPSCAN_MAX_HDRS)
-			return fail(err, code == 400 ? 400 : 0, "more than %d header fields",
-				    SIPSCAN_MAX_HDRS);
+			return sip_error_set(err, code == 400 ? 400 : 0,
+					     "more than %d header fields", SIPSCAN_MAX_HDRS);
 		struct sipscan_field *f = &sc->fields[sc->nfields];
 		size_t n = off;
 
@@ -452,9 +460,9 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 		while (n < content_end && (buf[n] == ' ' || buf[n] == '\t'))
 			n++;
 		if (name_end == off || n >= content_end || buf[n] != ':')
-			return fail(err, code, "malformed header line '%.*s'",
-				    (int)(content_end - off > 40 ? 40 : content_end - off),
-				    buf + off);
+			return sip_error_set(err, code, "malformed header line '%.*s'",
+					     (int)(content_end - off > 40 ? 40 : content_end - off),
+					     buf + off);
 		f->name_off = (uint32_t)off;
 		f->name_len = (uint32_t)(name_end - off);
 		f->id = sipscan_hdr_id(buf + off, name_end - off);
@@ -464,8 +472,9 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 		while (next < len && (buf[next] == ' ' || buf[next] == '\t')) {
 			next = line_end(buf, len, next, &vend, &found);
 			if (!found)
-				return fail(err, code,
-					    "header section is not terminated by an empty line");
+				return sip_error_set(
+					err, code,
+					"header section is not terminated by an empty line");
 		}
 		size_t v = n + 1;
 
@@ -475,8 +484,9 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 		while (vend > v && (buf[vend - 1] == ' ' || buf[vend - 1] == '\t'))
 			vend--;
 		if (!value_chars_ok(buf + v, vend - v))
-			return fail(err, code, "control character (NUL, CR, ...) in header %.*s",
-				    (int)(name_end - off), buf + off);
+			return sip_error_set(err, code,
+					     "control character (NUL, CR, ...) in header %.*s",
+					     (int)(name_end - off), buf + off);
 		f->line_off = (uint32_t)off;
 		f->line_len = (uint32_t)(next - off);
 		f->value_off = (uint32_t)v;

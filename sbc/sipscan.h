@@ -69,6 +69,10 @@ struct sip_error {
 	char reason[192];
 };
 
+/* Fills err with code and a printf-style reason. Returns -EINVAL, for "return sip_error_set(...)". */
+int sip_error_set(struct sip_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Scans buf[0..len). stream is true for TCP/TLS (Content-Length mandatory). Returns 0 or -EINVAL
  * with err filled. The scan keeps no pointer to buf. */
 int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc,
