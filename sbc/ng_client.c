@@ -24,116 +24,6 @@
 #define NG_HASH_MIN	   64
 #define NG_SOCKBUF	   (4 << 20)
 
-/* ---- requests: the wire format ---- */
-
-static const char *const ng_cmd_names[] = {
-	[NG_CMD_PING] = "ping",
-	[NG_CMD_OFFER] = "offer",
-	[NG_CMD_ANSWER] = "answer",
-	[NG_CMD_DELETE] = "delete",
-	[NG_CMD_QUERY] = "query",
-	[NG_CMD_LIST] = "list",
-	[NG_CMD_STATISTICS] = "statistics",
-};
-
-struct ng_bit_name {
-	uint32_t bit;
-	const char *name;
-};
-
-/* docs/ng-protocol.md, "Flags": the spellings Kamailio's rtpengine module sends. */
-static const struct ng_bit_name ng_flag_names[] = {
-	{NG_FLAG_SIP_SOURCE_ADDRESS, "SIP-source-address"},
-	{NG_FLAG_TRUST_ADDRESS, "trust-address"},
-	{NG_FLAG_SYMMETRIC, "symmetric"},
-	{NG_FLAG_ASYMMETRIC, "asymmetric"},
-	{NG_FLAG_STRICT_SOURCE, "strict-source"},
-};
-
-static const struct ng_bit_name ng_replace_names[] = {
-	{NG_REPLACE_ORIGIN, "origin"},
-	{NG_REPLACE_SESSION_CONNECTION, "session-connection"},
-};
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-static bool ng_cmd_has_call(enum ng_cmd cmd)
-{
-	return cmd == NG_CMD_OFFER || cmd == NG_CMD_ANSWER || cmd == NG_CMD_DELETE ||
-	       cmd == NG_CMD_QUERY;
-}
-
-static int put_opt_str(struct bencode_writer *w, const char *key, const char *val)
-{
-	return val != NULL ? bencode_put_kv_str(w, key, val) : w->err;
-}
-
-static int put_bits(struct bencode_writer *w, const char *key, uint32_t bits,
-		    const struct ng_bit_name *names, size_t n)
-{
-	if (bits == 0)
-		return w->err;
-	bencode_put_cstr(w, key);
-	bencode_put_list(w);
-	for (size_t i = 0; i < n; i++) {
-		if (bits & names[i].bit)
-			bencode_put_cstr(w, names[i].name);
-	}
-	return bencode_put_end(w);
-}
-
-int ng_params_encode(const struct ng_params *p, struct bencode_writer *w)
-{
-	if ((size_t)p->cmd >= ARRAY_LEN(ng_cmd_names))
-		return -EINVAL;
-	if (ng_cmd_has_call(p->cmd) && (p->call_id == NULL || p->call_id[0] == '\0'))
-		return -EINVAL;
-	if (p->received_from != NULL && p->received_from->family != AF_INET &&
-	    p->received_from->family != AF_INET6)
-		return -EINVAL;
-	bencode_put_dict(w);
-	bencode_put_kv_str(w, "command", ng_cmd_names[p->cmd]);
-	put_opt_str(w, "call-id", p->call_id);
-	put_opt_str(w, "from-tag", p->from_tag);
-	put_opt_str(w, "to-tag", p->to_tag);
-	put_opt_str(w, "via-branch", p->via_branch);
-	if (p->sdp != NULL) {
-		bencode_put_cstr(w, "sdp");
-		bencode_put_str(w, p->sdp, p->sdp_len);
-	}
-	if (p->received_from != NULL) {
-		char buf[INET6_ADDRSTRLEN];
-
-		bencode_put_cstr(w, "received-from");
-		bencode_put_list(w);
-		bencode_put_cstr(w, p->received_from->family == AF_INET ? "IP4" : "IP6");
-		bencode_put_cstr(w, addr_format(p->received_from, buf, sizeof(buf)));
-		bencode_put_end(w);
-	}
-	put_bits(w, "flags", p->flags, ng_flag_names, ARRAY_LEN(ng_flag_names));
-	put_bits(w, "replace", p->replace, ng_replace_names, ARRAY_LEN(ng_replace_names));
-	if (p->ice_remove)
-		bencode_put_kv_str(w, "ICE", "remove");
-	/* The integer form: the server prefers it over Kamailio's "delete-delay" digit string. */
-	if (p->has_delete_delay)
-		bencode_put_kv_int(w, "delete delay", p->delete_delay_s);
-	if (p->limit != 0)
-		bencode_put_kv_int(w, "limit", p->limit);
-	return bencode_put_end(w);
-}
-
-static size_t str_cost(const char *s)
-{
-	/* The bytes themselves, the length prefix and the key (each key is short). */
-	return s != NULL ? strlen(s) + 48 : 0;
-}
-
-size_t ng_params_size(const struct ng_params *p)
-{
-	return 512 + BENCODE_NG_COOKIE_MAX + str_cost(p->call_id) + str_cost(p->from_tag) +
-	       str_cost(p->to_tag) + str_cost(p->via_branch) + (p->sdp ? p->sdp_len + 48 : 0);
-}
-
 int ng_client_parse_dataplanes(const char *s, struct ng_dataplane_cfg *out, size_t cap)
 {
 	size_t n = 0;
@@ -488,7 +378,7 @@ static int req_submit(struct ng_client *c, int dp, const struct ng_params *p, ng
 		      void *arg, uint64_t *idp)
 {
 	size_t cap = ng_params_size(p);
-	size_t cid = ng_cmd_has_call(p->cmd) && p->call_id ? strlen(p->call_id) + 1 : 0;
+	size_t cid = ng_params_has_call(p->cmd) && p->call_id ? strlen(p->call_id) + 1 : 0;
 	struct ng_req *r;
 	struct ng_req **pp;
 	struct bencode_writer w;
@@ -559,7 +449,7 @@ int ng_client_request(struct ng_client *c, const struct ng_params *p, ng_client_
 	bool added = false;
 	int dp, rc;
 
-	if (ng_cmd_has_call(p->cmd) && p->call_id != NULL)
+	if (ng_params_has_call(p->cmd) && p->call_id != NULL)
 		e = call_find(c, p->call_id);
 	if (e != NULL) {
 		dp = e->dp;

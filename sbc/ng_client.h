@@ -62,6 +62,9 @@ struct ng_params {
  * or the writer's sticky error. */
 int ng_params_encode(const struct ng_params *p, struct bencode_writer *w);
 
+/* True when cmd needs a call-id (every command but ping, list and statistics). */
+bool ng_params_has_call(enum ng_cmd cmd);
+
 /* Bytes that are always enough for ng_params_encode(p) plus a cookie. */
 size_t ng_params_size(const struct ng_params *p);
 
