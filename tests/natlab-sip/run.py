@@ -19,8 +19,16 @@ Modes:
             directly (a SIPp registrar with verifyauth stands in for the registrar, the carrier
             reaches the phone at the NAT mapping learnt by a probe).
 
-Each check prints "PASS: name" or "FAIL: name: why" followed by the SIPp error/message logs and
-the proxy's log tail. Namespaces, processes and temporary files are removed on every exit,
+Checks, in order (--only picks some): nat-remaps-ports (UDP probe: the source port changes),
+register-digest (401 then 200; the binding keeps the NAT path), call-out-* / call-in-* (phone ->
+carrier and carrier -> phone through the phone's NAT binding, BYE from either side; in-dialog
+requests must carry the Route to the proxy; no dialog left afterwards), cancel-before-answer*,
+busy-486*, reinvite*, phone-to-phone, fork-to-two-phones (one answers, the other is CANCELled),
+tcp-call-out, tcp-call-in-on-connection (a phone registered over TCP is called on its own
+connection), keepalive-options, keepalive-after-reload, registrations-survive-restart,
+unregister, malformed-requests (400 or silence, then a call still works),
+ban-password-guesser. Each check prints "PASS: name" or "FAIL: name: why" followed by the SIPp
+error/message logs and the proxy's log tail; --known-failures turns listed failures into XFAIL. Namespaces, processes and temporary files are removed on every exit,
 including failures and SIGTERM/SIGINT/SIGHUP. Exit status: 0 all passed, 1 a check failed,
 77 skipped.
 """
@@ -56,6 +64,9 @@ UA_RAW_PORT = 5064
 CARRIER_UAS_PORT = 5060
 CARRIER_UAC_PORT = 5070
 OUT_NUMBER = "15551234"
+# A second user, with two phones for forking.
+USER2 = "1002"
+PHONE2_PORTS = (5066, 5068)
 # A password guesser is banned after BAN_THRESHOLD failed authentications, for BAN_SECONDS.
 BAN_THRESHOLD = 3
 BAN_SECONDS = 4
@@ -255,14 +266,15 @@ class Lab:
     def remote(self):
         return "%s:5060" % (CARRIER if self.mode == "direct" else SBC)
 
-    def register(self, port=UA_REG_PORT, expires="600"):
+    def register(self, port=UA_REG_PORT, expires="600", user=USER):
+        password = "pw-" + user
         if self.mode == "direct":
             reg = self.sipp("sbc", "registrar.xml", SBC, 5060,
-                            keys={"user": USER, "password": PASSWORD}, mport=6200)
+                            keys={"user": user, "password": password}, mport=6200)
             time.sleep(0.3)
         ua = self.sipp("ua", "register.xml", UA, port, SBC + ":5060",
-                       keys={"user": USER, "domain": DOMAIN, "expires": expires},
-                       extra=["-au", USER, "-ap", PASSWORD], mport=6300)
+                       keys={"user": user, "domain": DOMAIN, "expires": expires},
+                       extra=["-au", user, "-ap", password], mport=6300)
         err = self.wait_sipp(*([ua, reg] if self.mode == "direct" else [ua]))
         if err:
             raise Fail("REGISTER with digest authentication failed\n" + err)
@@ -355,6 +367,57 @@ class Lab:
             raise Fail(what + "\n" + err)
         self.routed(caller, callee)
         self.no_dialogs_left(what)
+
+    def c_phone_to_phone(self):
+        """1001 calls 1002, both behind the NAT: a local user reached through its binding."""
+        if self.mode == "direct":
+            raise Skip("needs a registrar")
+        self.register(port=PHONE2_PORTS[0], user=USER2)
+        try:
+            callee = self.sipp("ua", "uas_answer.xml", UA, PHONE2_PORTS[0],
+                               keys={"user": USER2}, mport=6400)
+            time.sleep(0.4)
+            caller = self.sipp("ua", "uac_call.xml", UA, UA_CALL_PORT, self.remote(),
+                               keys={"user": USER, "domain": DOMAIN},
+                               extra=["-s", USER2, "-au", USER, "-ap", PASSWORD], mport=6100)
+            err = self.wait_sipp(caller, callee)
+            if err:
+                raise Fail("phone 1001 -> phone 1002 through the proxy\n" + err)
+            self.routed(caller, callee)
+            self.no_dialogs_left("phone to phone")
+        finally:
+            self.register(port=PHONE2_PORTS[0], user=USER2, expires="0")
+
+    def c_fork(self):
+        """1002 registered from two phones: the INVITE forks to both; the first to answer gets
+        the call and the proxy CANCELs the other (RFC 3261 16.7 step 10)."""
+        if self.mode == "direct":
+            raise Skip("needs a registrar")
+        for port in PHONE2_PORTS:
+            self.register(port=port, user=USER2)
+        try:
+            if self.proxy.has_ctl:
+                n = [r for r in self.proxy.registrations()
+                     if str(r.get("aor", "")).startswith(USER2 + "@")]
+                if len(n) != 2:
+                    raise Fail("expected two bindings for %s, got %s" % (USER2, n))
+            answers = self.sipp("ua", "uas_answer.xml", UA, PHONE2_PORTS[0],
+                                keys={"user": USER2}, mport=6400)
+            rings = self.sipp("ua", "uas_cancel.xml", UA, PHONE2_PORTS[1],
+                              keys={"user": USER2}, mport=6500)
+            time.sleep(0.4)
+            caller = self.sipp("ua", "uac_call.xml", UA, UA_CALL_PORT, self.remote(),
+                               keys={"user": USER, "domain": DOMAIN},
+                               extra=["-s", USER2, "-au", USER, "-ap", PASSWORD], mport=6100)
+            err = self.wait_sipp(caller, answers, rings)
+            if err:
+                raise Fail("forked call to two phones of 1002 (one answers, the other must be "
+                           "cancelled)\n" + err)
+            self.routed(caller, answers)
+            self.no_dialogs_left("forked call")
+        finally:
+            for port in PHONE2_PORTS:
+                self.register(port=port, user=USER2, expires="0")
 
     def c_tcp_out(self):
         if self.mode == "direct":
@@ -593,6 +656,8 @@ class Lab:
                 "uac_reinvite.xml", "uas_reinvite.xml", "phone re-INVITEs an answered call")),
             ("reinvite-in", lambda: self.inbound(
                 "uac_reinvite.xml", "uas_reinvite.xml", "carrier re-INVITEs the phone")),
+            ("phone-to-phone", self.c_phone_to_phone),
+            ("fork-to-two-phones", self.c_fork),
             ("tcp-call-out", self.c_tcp_out),
             ("tcp-call-in-on-connection", self.c_tcp_in),
             ("keepalive-options", self.c_keepalive),
@@ -768,7 +833,9 @@ INSERT INTO routes (prefix, trunk, note) VALUES ('', 'carrier', 'default route')
        "bd": BAN_SECONDS})
     sh(lab.sbc_db, "migrate", path)
     sh(lab.sbc_db, "load", path, seed)
-    sh(lab.sbc_db, "user", "add", path, "%s@%s" % (USER, DOMAIN), PASSWORD, "--realm", DOMAIN)
+    for user in (USER, USER2):
+        sh(lab.sbc_db, "user", "add", path, "%s@%s" % (user, DOMAIN), "pw-" + user,
+           "--realm", DOMAIN)
     status = sh(lab.sbc_db, "status", path, capture=True)
     if "carrier" not in status:
         raise RuntimeError("policy database lacks the carrier trunk:\n" + status)
