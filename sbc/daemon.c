@@ -251,6 +251,8 @@ static void on_expire(struct loop *lp, void *arg)
 	struct daemon *d = arg;
 	size_t n = registrar_expire(d->reg, (uint64_t)time(NULL));
 
+	proxy_sweep(d->proxy);
+
 	if (n > 0)
 		LOG_INFO("%zu registrations expired", n);
 	loop_timer_start(lp, &d->expire_timer, DAEMON_EXPIRE_MS);
@@ -475,7 +477,8 @@ int daemon_run(const struct daemon_opts *o)
 			       .limit = d.limit,
 			       .transport = d.tp,
 			       .loop = d.loop,
-			       .media = d.media};
+			       .media = d.media,
+			       .hold_timeout_s = o->hold_timeout_s};
 
 	memcpy(pc.self, o->listen, o->nlisten * sizeof(o->listen[0]));
 	pc.stray_response = ka_stray;

@@ -19,6 +19,7 @@ struct daemon_opts {
 	const char
 		*dataplanes; /* "IP:PORT[=WEIGHT],..." ng addresses; NULL: SDP passes untouched */
 	struct addr_port media_notify; /* where dataplanes report media timeouts (port 0: none) */
+	uint32_t hold_timeout_s;       /* how long a held call may go without media */
 };
 
 /* Validates the configuration (policy database readable, at the right schema, settings valid;

@@ -104,6 +104,17 @@ void dialog_remove(struct dialog_table *t, struct dialog *d)
 	free(d);
 }
 
+size_t dialog_collect_due(struct dialog_table *t, uint64_t now_ms, struct dialog **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t b = 0; b < DIALOG_BUCKETS && n < max; b++)
+		for (struct dialog *d = t->buckets[b]; d != NULL && n < max; d = d->next)
+			if (d->hold_deadline_ms != 0 && d->hold_deadline_ms <= now_ms)
+				out[n++] = d;
+	return n;
+}
+
 size_t dialog_count(const struct dialog_table *t)
 {
 	return t->count;

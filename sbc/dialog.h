@@ -31,6 +31,9 @@ struct dialog {
 	char caller[128], callee[128]; /* From and To AORs */
 	struct dialog_party party[2];  /* 0: caller, 1: callee */
 	bool media;		       /* engaged on a dataplane */
+	bool on_hold;		       /* the last offer/answer put every stream on hold */
+	uint64_t sdp_ms;	       /* when the last offer/answer went through */
+	uint64_t hold_deadline_ms;     /* a held call reported without media ends then (0: none) */
 	uint64_t created_ms;
 	struct dialog *next; /* hash chain: the table's */
 };
@@ -52,6 +55,10 @@ struct dialog *dialog_find(struct dialog_table *t, const char *call_id, size_t c
 void dialog_remove(struct dialog_table *t, struct dialog *d);
 
 size_t dialog_count(const struct dialog_table *t);
+
+/* Stores in out[0..max) the dialogs whose hold deadline (hold_deadline_ms, non-zero) is at or
+ * before now_ms. Returns how many. */
+size_t dialog_collect_due(struct dialog_table *t, uint64_t now_ms, struct dialog **out, size_t max);
 
 /* A new JSON array of {"call_id","from_tag","to_tag","caller","callee","age_s"}. */
 json_t *dialog_dump(const struct dialog_table *t, uint64_t now_ms);

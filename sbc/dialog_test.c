@@ -32,6 +32,14 @@ static void test_match(void **state)
 
 	assert_int_equal(json_array_size(dump), 2);
 	json_decref(dump);
+	/* Held calls past their deadline are collected by the sweep; others are not. */
+	struct dialog *due[4];
+
+	assert_int_equal(dialog_collect_due(t, 5000, due, 4), 0);
+	d->hold_deadline_ms = 4500;
+	assert_int_equal(dialog_collect_due(t, 4000, due, 4), 0);
+	assert_int_equal(dialog_collect_due(t, 5000, due, 4), 1);
+	assert_ptr_equal(due[0], d);
 	dialog_remove(t, d);
 	assert_int_equal(dialog_count(t), 1);
 	assert_null(dialog_find(t, "c1@host", 7, "ft", "tt"));

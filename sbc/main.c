@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 		{"ctl", required_argument, NULL, 'C'},
 		{"dataplane", required_argument, NULL, 'D'},
 		{"media-notify", required_argument, NULL, 'N'},
+		{"hold-timeout", required_argument, NULL, 'H'},
 		{"check", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -135,7 +136,8 @@ int main(int argc, char **argv)
 	struct analyze_opts opts = {.transport = SIP_TRANSPORT_UDP, .mask = NAT_MASK_DEFAULT};
 	struct daemon_opts dopts = {.policy_path = DEFAULT_POLICY,
 				    .registrations_path = DEFAULT_REGISTRATIONS,
-				    .ctl_path = DEFAULT_CTL};
+				    .ctl_path = DEFAULT_CTL,
+				    .hold_timeout_s = 7200};
 	bool check = false;
 	int level = LOG_LEVEL_INFO, c;
 
@@ -201,6 +203,18 @@ int main(int argc, char **argv)
 		case 'D':
 			dopts.dataplanes = optarg;
 			break;
+		case 'H': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || optarg[0] == '\0' || v > 86400 * 7) {
+				fprintf(stderr,
+					"sbc-sip: --hold-timeout must be 0..604800 seconds\n");
+				return 2;
+			}
+			dopts.hold_timeout_s = (uint32_t)v;
+			break;
+		}
 		case 'N':
 			if (addr_port_parse(optarg, &dopts.media_notify) != 0) {
 				fprintf(stderr, "sbc-sip: bad --media-notify '%s' (IP:PORT)\n",

@@ -347,6 +347,8 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 	const char *sdp;
 	size_t sdp_len;
 
+	proxy_note_sdp(p, m); /* an in-dialog offer: hold or resume */
+
 	if (p->cfg.media == NULL || !sipmsg_sdp(m, &sdp, &sdp_len) ||
 	    !(sipmsg_method_is(m, "INVITE") || sipmsg_method_is(m, "UPDATE") ||
 	      sipmsg_method_is(m, "PRACK") || sipmsg_method_is(m, "ACK"))) {

@@ -30,7 +30,9 @@ struct proxy_cfg {
 	struct ratelimit *limit; /* for counting failed authentications; may be NULL */
 	struct transport *transport;
 	struct loop *loop;
-	struct media *media; /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
+	struct media *media;
+	uint32_t hold_timeout_s;
+		/* a held call without media ends after this; 0: never */ /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
 	/* Responses no transaction claims go here first (the keepalive OPTIONS answers); returns
 	 * true when it took the response. Optional. */
 	bool (*stray_response)(void *arg, const char *call_id, size_t len, int status);
@@ -64,6 +66,9 @@ int proxy_send_raw(struct proxy *p, const struct addr_port *dst, enum sip_transp
  * CSeq continued, through their real paths) and release the media. */
 void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
 			 const char *to_tag);
+
+/* Periodic work: ends held calls whose hold timeout passed without media. */
+void proxy_sweep(struct proxy *p);
 
 /* Control socket views: counters, and the confirmed dialogs. New JSON objects. */
 json_t *proxy_stats(struct proxy *p);

@@ -12,6 +12,7 @@
 #include "media.h"
 #include "policy.h"
 #include "proxy_priv.h"
+#include "sdp.h"
 
 /* Copies a header value into dst (NUL-terminated, truncated to fit). */
 static void copy_header(const struct sip_msg *m, const char *name, char *dst, size_t cap)
@@ -117,6 +118,66 @@ static void send_bye(struct proxy *p, struct dialog *d, int to, const char *why)
 	txn_client_new(p->tl, &tm, buf, (size_t)n, &peer);
 }
 
+/* RFC 3264 §8.4: a stream is on hold when it is sendonly, recvonly or inactive, or (RFC 2543
+ * style) its connection address is 0.0.0.0; a session is when every active stream is. */
+static bool sdp_on_hold(const struct sip_msg *m)
+{
+	const char *body;
+	size_t len;
+	struct sdp *sdp;
+	bool hold = true, any = false;
+
+	if (!sipmsg_sdp(m, &body, &len) || sdp_parse(body, len, &sdp, NULL) != 0)
+		return false;
+	for (size_t i = 0; i < sdp_media_count(sdp); i++) {
+		const struct sdp_media *md = sdp_media_at(sdp, i);
+
+		if (md->port == 0)
+			continue;
+		any = true;
+		if (md->dir == SDP_DIR_SENDRECV && !sdp_conn_is_hold(md->eff_conn))
+			hold = false;
+	}
+	sdp_free(sdp);
+	return any && hold;
+}
+
+void proxy_note_sdp(struct proxy *p, const struct sip_msg *m)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL || !sipmsg_sdp(m, &(const char *){0}, &(size_t){0}))
+		return;
+	d->on_hold = sdp_on_hold(m);
+	d->sdp_ms = loop_now(p->cfg.loop);
+	d->hold_deadline_ms = 0;
+}
+
+static void end_dialog(struct proxy *p, struct dialog *d, const char *why)
+{
+	send_bye(p, d, 1, why);
+	send_bye(p, d, 0, why);
+	if (p->cfg.media != NULL)
+		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
+	p->st.media_timeouts++;
+	dialog_remove(p->dialogs, d);
+}
+
+void proxy_sweep(struct proxy *p)
+{
+	uint64_t now = loop_now(p->cfg.loop);
+	struct dialog *due[64];
+	size_t n = dialog_collect_due(p->dialogs, now, due, 64);
+
+	for (size_t i = 0; i < n; i++) {
+		LOG_NOTICE("call %s stayed on hold without media for %u s: ending it",
+			   due[i]->call_id, p->cfg.hold_timeout_s);
+		end_dialog(p, due[i], "no media on hold");
+	}
+}
+
 void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_tag,
 			 const char *to_tag)
 {
@@ -126,14 +187,19 @@ void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_
 		LOG_INFO("media timeout for call %s: no such dialog", call_id);
 		return;
 	}
+	/* Holding is not hanging up: a held call gets the longer hold timeout. */
+	if (d->on_hold && p->cfg.hold_timeout_s > 0) {
+		if (d->hold_deadline_ms == 0) {
+			d->hold_deadline_ms = d->sdp_ms + (uint64_t)p->cfg.hold_timeout_s * 1000;
+			LOG_INFO("call %s is on hold: no media is expected, ending it only after "
+				 "%u s",
+				 call_id, p->cfg.hold_timeout_s);
+		}
+		return;
+	}
 	LOG_NOTICE("call %s (%s -> %s) has had no media: ending it with BYE both ways", call_id,
 		   d->caller, d->callee);
-	send_bye(p, d, 1, "media timeout");
-	send_bye(p, d, 0, "media timeout");
-	if (p->cfg.media != NULL)
-		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
-	p->st.media_timeouts++;
-	dialog_remove(p->dialogs, d);
+	end_dialog(p, d, "media timeout");
 }
 
 json_t *proxy_dialogs(struct proxy *p)

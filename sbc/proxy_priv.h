@@ -78,6 +78,8 @@ void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct pro
 void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
 		       struct sip_msg *m);
 void proxy_note_cseq(struct proxy *p, const struct sip_msg *m);
+/* proxy_dialog.c: an in-dialog offer or answer went through: is the call on hold now? */
+void proxy_note_sdp(struct proxy *p, const struct sip_msg *m);
 /* proxy_response.c: the transaction layer's response upcall. */
 void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
 			const char *buf, size_t len);

@@ -65,9 +65,10 @@ static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct 
 		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
 		if (out != NULL) {
 			send_upstream(f, status, out, olen);
-			if (f->invite && m != NULL)
+			if (f->invite && m != NULL) {
 				proxy_note_dialog(p, f, b, m);
-			else if (sipmsg_method_is(f->req, "BYE")) {
+				proxy_note_sdp(p, m);
+			} else if (sipmsg_method_is(f->req, "BYE")) {
 				size_t clen;
 				const char *cid = sipmsg_call_id(f->req, &clen);
 				struct dialog *d =
@@ -122,6 +123,7 @@ static void on_response_media(void *arg, int status)
 	 * unchanged when the dataplane failed (and the failure is counted and logged). */
 	(void)status;
 	f->media_pending--;
+	proxy_note_sdp(q->p, q->m); /* an in-dialog answer: hold or resume */
 	deliver(q->p, q->b, q->status, q->m);
 	sipmsg_free(q->m);
 	free(q);
