@@ -19,9 +19,10 @@ Both SIPp ends play real RTP (rtp.pcap, written at start: PCMU, 20 ms) with play
 what arrives is counted at the receivers by iptables INPUT rules that match only packets from a
 relay address to the SIPp media port (the phone's counter is inside the ua namespace, after the
 NAT). Checks: call out and in with media both ways (and the phone latched at the NAT's random
-port), a callee re-INVITE that moves its media to another address and port, hold / inactive /
-resume, CANCEL and 486 (every relay session released), the media timeout (BYE to both parties)
-and a dataplane killed mid-test (new calls go to the other). After every check: no dialog in
+port), a callee re-INVITE that moves its media to another address and port, the same refused
+with 488 (the previous media must stay), hold / inactive / resume, an inactive hold longer than
+the media timeout (holding is not hanging up), CANCEL and 486 (every relay session released), the
+media timeout (BYE to both parties) and a dataplane killed mid-test (new calls go to the other). After every check: no dialog in
 sbc-sip and an empty ng `list` on each running dataplane.
 Exit status: 0 all passed, 1 a check failed, 77 skipped.
 """
@@ -441,6 +442,50 @@ class MediaLab(nls.Lab):
         return "after resume: carrier got %d, phone got %d of %d" % (to_carrier, to_phone,
                                                                     RTP_PACKETS)
 
+    def c_move_refused(self):
+        """The carrier re-INVITEs with its media on another address and port and the phone
+        answers 488: the previous media must stay (RFC 3261 14.1, RFC 3264 8: a failed
+        re-INVITE changes nothing), so audio still flows to the carrier's first address."""
+        def during(caller, callee):
+            # What the relay made of it, 1 s into the audio (for the failure report).
+            time.sleep(2.5)
+            snap = {}
+            for d in self.running_dps():
+                try:
+                    snap[d.name] = {"sessions": d.ctl("sessions").get("sessions"),
+                                    "drops": [w.get("drops") for w in
+                                              d.ctl("stats").get("workers", [])]}
+                except (OSError, ValueError) as e:
+                    snap[d.name] = str(e)
+            return snap
+
+        _, _, got, snap = self.call(
+            "uac_refuse.xml", "uas_move_refused.xml", "re-INVITE refused with 488",
+            uas_keys={"newip": CARRIER_MOVED, "newport": str(MOVED_PORT)}, during=during)
+        print("# relays during the audio: %s" % json.dumps(snap), flush=True)
+        need = int(RTP_PACKETS * 0.8)
+        moved = got.get(("carrier", MOVED_PORT), 0)
+        if moved:
+            raise Fail("%d RTP packet(s) went to the refused address %s:%d (counters: %s)"
+                       % (moved, CARRIER_MOVED, MOVED_PORT, got))
+        to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need,
+                                       "carrier at its original address")
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "phone")
+        return "carrier kept its media: got %d, phone got %d of %d, refused address 0" % (
+            to_carrier, to_phone, RTP_PACKETS)
+
+    def c_hold_long(self):
+        """On hold (a=inactive) for 7 s, longer than the 4 s media timeout: holding is not
+        hanging up (issue 5 item 4), then resume with audio both ways."""
+        assert MEDIA_TIMEOUT * 1000 + 2000 < 7000, "uac_hold_long.xml holds 7 s"
+        _, _, got, _ = self.call("uac_hold_long.xml", "uas_hold_long.xml",
+                                 "inactive hold longer than the media timeout")
+        need = int(RTP_PACKETS * 2 * 0.8)
+        to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier")
+        to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "phone")
+        return "held 7 s, resumed: carrier got %d, phone got %d of %d" % (
+            to_carrier, to_phone, 2 * RTP_PACKETS)
+
     def released(self, uac, uas, what):
         engaged = self.media_engaged()
         callee = self.sipp("carrier", uas, CARRIER, nls.CARRIER_UAS_PORT,
@@ -529,6 +574,8 @@ class MediaLab(nls.Lab):
             ("call-in-media", self.c_call_in),
             ("reinvite-moves-media", self.c_move),
             ("hold-resume", self.c_hold),
+            ("reinvite-refused-keeps-media", self.c_move_refused),
+            ("hold-outlasts-media-timeout", self.c_hold_long),
             ("cancel-releases-media", lambda: self.released(
                 "uac_cancel.xml", "uas_cancel.xml", "phone cancels a ringing call")),
             ("busy-486-releases-media", lambda: self.released(
@@ -540,7 +587,7 @@ class MediaLab(nls.Lab):
             if only and name not in only:
                 continue
             self.check(name, fn)
-            if name in self.failed:
+            if name in self.failed or (name in self.known and name not in self.passed):
                 for d in self.dps:
                     print("# dataplane %s log (last lines):\n%s" % (d.name, nls.tail(d.log, 15)),
                           flush=True)
@@ -579,6 +626,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="", help="comma-separated check names")
     ap.add_argument("--keep", metavar="DIR", help="copy the logs of the run to DIR")
+    ap.add_argument("--known-failures", default="", metavar="NAME,...",
+                    help="checks whose failure is a known, reported daemon bug: printed as "
+                         "XFAIL and not counted (XPASS when they pass: drop them from the list)")
     ap.add_argument("sbc_sip")
     ap.add_argument("sbc_db")
     ap.add_argument("sbc_dataplane")
@@ -608,6 +658,7 @@ def main():
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
     lab = MediaLab(a.sbc_sip, a.sbc_db, a.sbc_dataplane)
+    lab.known = set(x for x in a.known_failures.split(",") if x)
     rc = 1
     try:
         lab.setup()
@@ -616,8 +667,11 @@ def main():
         lab.proxy = MediaProxy(lab)
         lab.proxy.start()
         lab.run_media_checks(set(x for x in a.only.split(",") if x))
-        print("# %d passed, %d failed%s" % (len(lab.passed), len(lab.failed), (
-            " (" + ", ".join(lab.failed) + ")") if lab.failed else ""))
+        xfail = sorted((lab.known & lab.ran) - set(lab.passed) - set(lab.failed))
+        print("# %d passed, %d failed%s, %d known failures%s" % (
+            len(lab.passed), len(lab.failed),
+            (" (" + ", ".join(lab.failed) + ")") if lab.failed else "", len(xfail),
+            (" (" + ", ".join(xfail) + ")") if xfail else ""))
         rc = 1 if lab.failed else 0
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as e:
         print("FAIL: lab set-up: %s" % e)
