@@ -523,9 +523,9 @@ class MediaLab(nls.Lab):
             "timeout %d s" % (took, MEDIA_TIMEOUT)
 
     def c_failover(self):
-        """Dataplane B is killed while a call runs; once sbc-sip sees it gone, new calls go
-        to A with media both ways."""
-        victim, other = self.dps[1], self.dps[0]
+        """The dataplane that carries a call in progress is killed (SIGKILL); that call's
+        signaling must still end cleanly, and once sbc-sip sees the dataplane gone, new calls go
+        to the other one with media both ways."""
         callee = self.sipp("carrier", "uas_media.xml", CARRIER, nls.CARRIER_UAS_PORT,
                            keys={"user": "carrier"}, mport=CARRIER_MPORT)
         time.sleep(0.4)
@@ -533,8 +533,19 @@ class MediaLab(nls.Lab):
                            keys={"user": USER, "domain": DOMAIN},
                            extra=["-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
                            mport=UA_MPORT, hold=2600)
-        time.sleep(1.0)
+        victim = None
+        deadline = time.monotonic() + 8
+        while victim is None and time.monotonic() < deadline:
+            for d in self.dps:
+                if d.calls():
+                    victim = d
+            time.sleep(0.2)
+        if victim is None:
+            raise Fail("the call before the kill reached no dataplane")
+        other = [d for d in self.dps if d is not victim][0]
+        time.sleep(0.5)
         victim.kill()
+        killed_at = time.monotonic()
         # The call in progress may lose its media (it may be on B); its signaling must end.
         self.wait_sipp(caller, callee)
         deadline = time.monotonic() + 15
@@ -547,6 +558,7 @@ class MediaLab(nls.Lab):
                    (d.get("up") is False or d.get("healthy") is False or
                     d.get("state") in ("down", "dead", "failed"))]
             if bad:
+                noticed = time.monotonic() - killed_at
                 break
             if time.monotonic() > deadline:
                 raise Fail("sbc-sip still counts the killed dataplane as up 15 s later: %s"
@@ -565,8 +577,8 @@ class MediaLab(nls.Lab):
             notes.append("%d/%d" % (
                 self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier"),
                 self.expect_media(got, ("ua", UA_MPORT), need, "phone")))
-        return "3 calls on %s after %s was killed, RTP carrier/phone %s" % (
-            other.name, victim.name, ", ".join(notes))
+        return "%s killed during a call on it, out of rotation after %.1f s; 3 calls on %s " \
+            "after, RTP carrier/phone %s" % (victim.name, noticed, other.name, ", ".join(notes))
 
     def run_media_checks(self, only):
         checks = [
