@@ -405,6 +405,84 @@ static void test_relay_both_ways(void **state)
 	assert_int_equal(ws.drop_no_flow, 1);
 }
 
+/* Adds v to the 16-bit word at p in ones' complement arithmetic (RFC 1071). */
+static void add16(uint8_t *p, uint16_t v)
+{
+	uint32_t x = (uint32_t)get16(p) + v;
+
+	put16(p, (uint16_t)((x & 0xffff) + (x >> 16)));
+}
+
+/* Changes pl so that the UDP datagram from sip:sport to 192.0.2.1:dport carrying it sums to all
+ * ones without its checksum field, i.e. its computed checksum is 0 and goes out as 0xffff
+ * (RFC 768). The sum does not depend on which address or port is the source, so the relayed
+ * datagram between the same two endpoints has the same property. */
+static void zero_sum_payload(uint8_t *pl, size_t plen, const char *sip, uint16_t sport,
+			     uint16_t dport)
+{
+	uint8_t f[2048];
+
+	build_udp(f, MAC_GW, sip, sport, dport, pl, plen);
+	put16(f + 40, 0);
+	add16(pl + 20, udp_csum(f));
+	build_udp(f, MAC_GW, sip, sport, dport, pl, plen);
+	assert_int_equal(get16(f + 40), 0xffff);
+}
+
+/* The UDP checksum is updated incrementally (RFC 1624) from a verified input checksum: a result
+ * of 0 is sent as 0xffff, an input checksum of 0xffff (a computed 0) is a valid start, and a
+ * datagram without a checksum (0) gets a full one. */
+static void test_udp_checksum_edges(void **state)
+{
+	uint8_t f[2048], out[2048], pl[256];
+	size_t len, plen;
+
+	(void)state;
+	add_call(30000, 30002, 0);
+	plen = rtp(pl, 1);
+	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
+	pump();
+	flush_all(); /* A latched; the ARP request for B */
+	plen = rtp(pl, 100);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen));
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
+
+	/* The relayed datagram (192.0.2.1:30000 -> 203.0.113.9:52500) sums to zero. */
+	plen = rtp(pl, 101);
+	zero_sum_payload(pl, plen, "203.0.113.9", 52500, 30000);
+	inject(f, build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen));
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
+	assert_int_equal(get16(out + 40), 0xffff);
+
+	/* The received datagram sums to zero: its checksum field is 0xffff. */
+	plen = rtp(pl, 102);
+	zero_sum_payload(pl, plen, "192.0.2.50", 40000, 30002);
+	len = build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen);
+	assert_int_equal(get16(f + 40), 0xffff);
+	inject(f, len);
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
+
+	/* No checksum at all on input. */
+	plen = rtp(pl, 103);
+	len = build_udp(f, MAC_B, "192.0.2.50", 40000, 30002, pl, plen);
+	put16(f + 40, 0);
+	inject(f, len);
+	pump();
+	len = take(out);
+	check_relayed(out, len, MAC_GW, "203.0.113.9", 30000, 52500, pl, plen);
+
+	del_flow(30000, 30000);
+	del_flow(30002, 30002);
+	pump();
+	flush_all();
+}
+
 static void test_stranger(void **state)
 {
 	uint8_t f[2048], out[2048], pl[256];
@@ -810,9 +888,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_relay_both_ways), cmocka_unit_test(test_stranger),
-		cmocka_unit_test(test_rtcp_mux),	cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_reoffer),		cmocka_unit_test(test_arp_icmp),
+		cmocka_unit_test(test_relay_both_ways), cmocka_unit_test(test_udp_checksum_edges),
+		cmocka_unit_test(test_stranger),	cmocka_unit_test(test_rtcp_mux),
+		cmocka_unit_test(test_malformed),	cmocka_unit_test(test_reoffer),
+		cmocka_unit_test(test_arp_icmp),
 	};
 
 	if (geteuid() != 0) {
