@@ -193,7 +193,7 @@ class Lab:
              "import socket,sys\n"
              "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
              "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-             "s.bind((sys.argv[1],int(sys.argv[2])))\ns.settimeout(5)\n"
+             "s.bind((sys.argv[1],int(sys.argv[2])))\ns.settimeout(10)\n"
              "d,a=s.recvfrom(2048)\ns.sendto(b'pong',a)\nprint('%s:%d'%a)\n",
              dst_ip, str(dst_port)], stdout=subprocess.PIPE, text=True)
         time.sleep(0.3)
@@ -201,8 +201,12 @@ class Lab:
            "import socket,sys\n"
            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
            "s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-           "s.bind((sys.argv[1],int(sys.argv[2])))\ns.settimeout(3)\n"
-           "s.sendto(b'ping',(sys.argv[3],int(sys.argv[4])))\ns.recvfrom(64)\n",
+           "s.bind((sys.argv[1],int(sys.argv[2])))\ns.settimeout(0.5)\n"
+           "for i in range(16):\n"
+           "  s.sendto(b'ping',(sys.argv[3],int(sys.argv[4])))\n"
+           "  try:\n    s.recvfrom(64)\n    break\n"
+           "  except socket.timeout:\n    pass\n"
+           "else:\n  sys.exit('no pong from the listener')\n",
            UA, str(src_port), dst_ip, str(dst_port), ns="ua")
         out, _ = listener.communicate(timeout=10)
         host, port = out.strip().rsplit(":", 1)
