@@ -15,14 +15,14 @@ struct rte_ring;
 
 enum dp_msg_type {
 	/* control -> worker */
-	DP_MSG_FLOW_ADD = 1, /* port, peer_port, id, u.exp: install a leg */
+	DP_MSG_FLOW_ADD = 1, /* port, peer_port, u.exp: install a leg */
 	DP_MSG_FLOW_UPDATE,  /* port, u.exp: re-offer, reopens learning */
 	DP_MSG_FLOW_DEL,     /* port: remove a leg; the worker answers DP_EV_FREED */
 	DP_MSG_NEIGH_UPDATE, /* u.neigh: the MAC of a next hop (ARP resolved it) */
 	/* worker -> control */
-	DP_EV_LATCHED,	  /* port, id, generation, u.ev: a source latched (or rebound) */
-	DP_EV_REJECTED,	  /* port, id, u.ev: a source was dropped (at most one per second) */
-	DP_EV_FREED,	  /* port, id: the leg is gone, its ports may be reused */
+	DP_EV_LATCHED,	  /* port, generation, u.ev: a source latched (or rebound) */
+	DP_EV_REJECTED,	  /* port, u.ev: a source was dropped (at most one per second) */
+	DP_EV_FREED,	  /* port, id: the leg is gone (id echoes the FLOW_DEL's) */
 	DP_EV_NEIGH_MISS, /* u.neigh.ip: media waits for this next hop's MAC (ARP it) */
 };
 
@@ -31,7 +31,7 @@ struct dp_msg {
 	uint16_t port;
 	uint16_t peer_port;
 	uint16_t worker;
-	uint32_t id;
+	uint32_t id; /* FLOW_DEL -> FREED: echoed; the events about a flow carry its port here */
 	uint32_t generation;
 	union {
 		struct latch_expect exp;

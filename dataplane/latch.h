@@ -102,8 +102,9 @@ void latch_init(struct latch *l, const struct latch_expect *exp, uint64_t now_ms
  * relearned. Returns the new generation. */
 uint32_t latch_update(struct latch *l, const struct latch_expect *exp, uint64_t now_ms);
 
-/* Decides about a packet of component comp from src at now_ms, updating the state. Learning: the source address must equal exp.addr (with LATCH_F_LEARN_ANY any address
- * during the window, and the address the sibling stream latched); under STRICT_SOURCE with
+/* Decides about a packet of component comp from src at now_ms, updating the state. Learning:
+ * the source address must equal exp.addr (with LATCH_F_LEARN_ANY any address during the window,
+ * and the address the sibling stream latched); under STRICT_SOURCE with
  * LATCH_ORIGIN_SDP the port must also be the SDP port (no learning at all). The first acceptable
  * packet latches address and port. Latched: only that exact address and port are accepted
  * (ASYMMETRIC: the address with any port; ALLOW_REBIND: a new port from the same address once the
