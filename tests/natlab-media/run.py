@@ -73,7 +73,7 @@ UA_MPORT = 6100
 CARRIER_MPORT = 6000
 NOTIFY = "127.0.0.1:9000"
 MEDIA_TIMEOUT = 4
-RTP_PACKETS = 100  # rtp.pcap: 2 s of PCMU at 20 ms
+RTP_PACKETS = 75  # rtp.pcap: 1.5 s of PCMU at 20 ms
 RTP_SSRC = 0x5EED
 DATAPLANES = (("A", "dpa", "p4", "203.0.113.6", 2223, "40000-40999"),
               ("B", "dpb", "p5", "203.0.113.7", 2224, "42000-42999"))
@@ -110,7 +110,7 @@ class Dataplane:
         self.policy = os.path.join(lab.tmp, "dp-%s.policy.json" % name)
         self.proc = None
 
-    def start(self):
+    def spawn(self):
         with open(self.policy, "w") as f:
             json.dump({"media-timeout": MEDIA_TIMEOUT, "latching": "strict"}, f)
         eal = ["-l", "0,1", "--no-huge", "-m", "256", "--no-pci",
@@ -122,6 +122,12 @@ class Dataplane:
                 "--log-level", "info"]
         self.proc = self.lab.spawn("sbc", [self.lab.sbc_dataplane] + eal + ["--"] + opts,
                                    self.log)
+
+    def start(self):
+        self.spawn()
+        self.wait_ready()
+
+    def wait_ready(self):
         deadline = time.monotonic() + 20
         while True:
             if self.proc.poll() is not None:
@@ -320,7 +326,7 @@ class MediaLab(nls.Lab):
                        "(counters: %s)" % (what, n, where[0], where[1], minimum, got))
         return n
 
-    def call(self, uac, uas, what, inbound=False, hold=2600, uas_keys=None, during=None):
+    def call(self, uac, uas, what, inbound=False, hold=2000, uas_keys=None, during=None):
         """One call through the proxy, each SIPp playing or not as its scenario says. Returns
         (caller, callee, counters, result of during())."""
         self.counters()
@@ -508,7 +514,7 @@ class MediaLab(nls.Lab):
         caller, callee, _, _ = self.call("uac_timeout.xml", "uas_timeout.xml",
                                          "silent call ended by the media timeout")
         took = time.monotonic() - t0
-        # The phone plays 2 s of audio first: no BYE may come before that plus the timeout.
+        # The phone plays its audio first: no BYE may come before its end plus the timeout.
         if took < MEDIA_TIMEOUT + RTP_PACKETS * 0.02:
             raise Fail("the call ended after %.1f s, before the %d s media timeout"
                        % (took, MEDIA_TIMEOUT))
@@ -519,8 +525,8 @@ class MediaLab(nls.Lab):
             if not any(h.lower().startswith("reason:") for h in byes[0]):
                 raise Fail("%s: the BYE has no Reason header:\n%s" % (
                     p.what, "".join("#   %s\n" % h for h in byes[0])))
-        return "BYE (with Reason) to both parties %.1f s after the call started, audio 2 s, " \
-            "timeout %d s" % (took, MEDIA_TIMEOUT)
+        return "BYE (with Reason) to both parties %.1f s after the call started, audio %.1f s, " \
+            "timeout %d s" % (took, RTP_PACKETS * 0.02, MEDIA_TIMEOUT)
 
     def c_failover(self):
         """The dataplane that carries a call in progress is killed (SIGKILL); that call's
@@ -532,7 +538,7 @@ class MediaLab(nls.Lab):
         caller = self.sipp("ua", "uac_media.xml", UA, nls.UA_CALL_PORT, SBC + ":5060",
                            keys={"user": USER, "domain": DOMAIN},
                            extra=["-s", OUT_NUMBER, "-au", USER, "-ap", PASSWORD],
-                           mport=UA_MPORT, hold=2600)
+                           mport=UA_MPORT, hold=2000)
         victim = None
         deadline = time.monotonic() + 8
         while victim is None and time.monotonic() < deadline:
@@ -566,7 +572,7 @@ class MediaLab(nls.Lab):
             time.sleep(0.5)
         self.no_dialogs_left("call during the kill")
         notes = []
-        for i in range(3):
+        for i in range(2):
             caller, callee, got, _ = self.call("uac_media.xml", "uas_media.xml",
                                                "call %d after the kill" % (i + 1))
             where = set(self.relay_in_sdp(caller) + self.relay_in_sdp(callee))
@@ -577,8 +583,69 @@ class MediaLab(nls.Lab):
             notes.append("%d/%d" % (
                 self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier"),
                 self.expect_media(got, ("ua", UA_MPORT), need, "phone")))
-        return "%s killed during a call on it, out of rotation after %.1f s; 3 calls on %s " \
+        return "%s killed during a call on it, out of rotation after %.1f s; 2 calls on %s " \
             "after, RTP carrier/phone %s" % (victim.name, noticed, other.name, ", ".join(notes))
+
+    def dp_state(self, dp):
+        """sbc-sip's view of dataplane dp: True up, False down, None not listed."""
+        dps = nls.find_key(self.proxy.ctl("stats"), "dataplanes") or []
+        if isinstance(dps, dict):
+            dps = dps.get("dataplanes") or []
+        for d in dps:
+            if isinstance(d, dict) and d.get("address") == dp.ng_addr:
+                return bool(d.get("up"))
+        return None
+
+    def one_call(self, what):
+        """A phone -> carrier call with media; returns the relay addresses it used."""
+        caller, callee, got, _ = self.call("uac_media.xml", "uas_media.xml", what)
+        need = int(RTP_PACKETS * 0.8)
+        self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier")
+        self.expect_media(got, ("ua", UA_MPORT), need, "phone")
+        return set(self.relay_in_sdp(caller) + self.relay_in_sdp(callee))
+
+    def c_dp_returns(self):
+        """The killed dataplane is started again: sbc-sip puts it back in rotation when it
+        answers ping, and new calls reach it again."""
+        dead = [d for d in self.dps if not d.alive()]
+        if not dead:
+            raise Skip("no dataplane was killed (run dataplane-failover first)")
+        back = dead[0]
+        shutil.rmtree("/var/run/dpdk/" + back.prefix, ignore_errors=True)
+        back.start()
+        started = time.monotonic()
+        while self.dp_state(back) is not True:
+            if time.monotonic() - started > 20:
+                raise Fail("sbc-sip still counts %s as down 20 s after it answers ping again"
+                           % back.name)
+            time.sleep(0.5)
+        noticed = time.monotonic() - started
+        used = set()
+        for i in range(4):
+            used |= self.one_call("call %d after %s came back" % (i + 1, back.name))
+            if back.media in used:
+                break
+        if back.media not in used:
+            raise Fail("4 calls after %s came back, none used it (relays used: %s)"
+                       % (back.name, sorted(used)))
+        return "%s back in rotation %.1f s after restart; call %d used it" % (
+            back.name, noticed, i + 1)
+
+    def c_call_right_after_kill(self):
+        """A call placed right after a dataplane dies, before sbc-sip has noticed: the offer
+        should go to the other dataplane (on timeout, or at once), not fail the call."""
+        if len(self.running_dps()) < 2:
+            raise Skip("needs two running dataplanes")
+        victim, other = self.dps
+        victim.kill()
+        notes = []
+        for i in range(2):
+            used = self.one_call("call %d right after %s was killed" % (i + 1, victim.name))
+            if used != {other.media}:
+                raise Fail("call %d used relay(s) %s, expected %s only" % (
+                    i + 1, sorted(used), other.media))
+            notes.append(other.name)
+        return "2 calls right after %s was killed, both on %s" % (victim.name, other.name)
 
     def run_media_checks(self, only):
         checks = [
@@ -594,6 +661,8 @@ class MediaLab(nls.Lab):
                 "uac_busy.xml", "uas_busy.xml", "carrier answers 486")),
             ("media-timeout-bye", self.c_timeout),
             ("dataplane-failover", self.c_failover),
+            ("dataplane-returns", self.c_dp_returns),
+            ("call-right-after-kill", self.c_call_right_after_kill),
         ]
         for name, fn in checks:
             if only and name not in only:
@@ -675,7 +744,9 @@ def main():
     try:
         lab.setup()
         for d in lab.dps:
-            d.start()
+            d.spawn()
+        for d in lab.dps:
+            d.wait_ready()
         lab.proxy = MediaProxy(lab)
         lab.proxy.start()
         lab.run_media_checks(set(x for x in a.only.split(",") if x))
