@@ -57,7 +57,7 @@ int fixup_apply(struct sip_msg *m, const struct nat_ctx *ctx, uint32_t mask,
 	unsigned int first_hop_vias = sipmsg_is_request(m) ? 1 : 2;
 
 	if (sipmsg_via_count(m) <= first_hop_vias && sipmsg_contact(m, 0, &h) == 0) {
-		rc = sipmsg_set_contact(m, 0, &ctx->source);
+		rc = sipmsg_set_contact(m, 0, &ctx->source, ctx->transport);
 		if (rc == 0)
 			res->done |= FIXUP_CONTACT;
 		else if (rc != -ENOENT)

@@ -23,7 +23,13 @@ struct media_req {
 	media_cb cb;
 	void *arg;
 	uint64_t id; /* the ng request */
+	enum media_op op;
+	struct addr_port src;
+	bool natted;
+	bool retried;
 };
+
+static int req_send(struct media_req *q);
 
 struct media *media_new(struct ng_client *ng)
 {
@@ -45,6 +51,16 @@ static void on_reply(void *arg, const struct ng_reply *r)
 	struct media_req *q = arg;
 	struct media *md = q->md;
 	int status = 0;
+
+	/* A dataplane that died takes the first offer of a new call with it: it is out of rotation
+	 * now and the offer untied, so one more try goes to another dataplane. */
+	if (r->status == NG_STATUS_TIMEOUT && q->op == MEDIA_OFFER && !q->retried) {
+		q->retried = true;
+		LOG_NOTICE("media: dataplane %d did not answer an offer: trying another",
+			   r->dataplane);
+		if (req_send(q) == 0)
+			return;
+	}
 
 	if (r->status == NG_STATUS_OK && r->sdp != NULL) {
 		if (sipmsg_set_sdp(q->m, r->sdp, r->sdp_len) != 0)
@@ -81,46 +97,56 @@ static bool copy_str(char *dst, size_t cap, const char *s, size_t len)
 	return true;
 }
 
-int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct addr_port *src,
-		 bool natted, media_cb cb, void *arg, struct media_req **req)
+/* Builds and sends the ng request of q. Returns 0 or -errno. */
+static int req_send(struct media_req *q)
 {
 	char call_id[256];
 	struct sip_via via;
 	const char *sdp, *cid;
 	size_t sdp_len, cid_len;
 
-	if (!sipmsg_sdp(m, &sdp, &sdp_len))
+	if (!sipmsg_sdp(q->m, &sdp, &sdp_len))
 		return -ENOENT;
-	cid = sipmsg_call_id(m, &cid_len);
-	if (!copy_str(call_id, sizeof(call_id), cid, cid_len) || sipmsg_via(m, 0, &via) != 0)
+	cid = sipmsg_call_id(q->m, &cid_len);
+	if (!copy_str(call_id, sizeof(call_id), cid, cid_len) || sipmsg_via(q->m, 0, &via) != 0)
 		return -EINVAL;
 	struct ng_params p = {
-		.cmd = op == MEDIA_OFFER ? NG_CMD_OFFER : NG_CMD_ANSWER,
+		.cmd = q->op == MEDIA_OFFER ? NG_CMD_OFFER : NG_CMD_ANSWER,
 		.call_id = call_id,
-		.from_tag = sipmsg_from_tag(m),
-		.to_tag = sipmsg_to_tag(m),
+		.from_tag = sipmsg_from_tag(q->m),
+		.to_tag = sipmsg_to_tag(q->m),
 		.via_branch = via.branch[0] != '\0' ? via.branch : NULL,
 		.sdp = sdp,
 		.sdp_len = sdp_len,
-		.received_from = &src->ip,
+		.received_from = &q->src.ip,
 		/* The NAT verdict, as Kamailio's default configuration passes it. */
-		.flags = natted ? NG_FLAG_SIP_SOURCE_ADDRESS : NG_FLAG_TRUST_ADDRESS,
+		.flags = q->natted ? NG_FLAG_SIP_SOURCE_ADDRESS : NG_FLAG_TRUST_ADDRESS,
 		.replace = NG_REPLACE_ORIGIN | NG_REPLACE_SESSION_CONNECTION,
 		.ice_remove = true,
 	};
 
 	if (p.from_tag == NULL)
 		return -EINVAL;
+	return ng_client_request(q->md->ng, &p, on_reply, q, &q->id);
+}
+
+int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct addr_port *src,
+		 bool natted, media_cb cb, void *arg, struct media_req **req)
+{
+	if (!sipmsg_sdp(m, &(const char *){0}, &(size_t){0}))
+		return -ENOENT;
 	struct media_req *q = calloc(1, sizeof(*q));
 
 	if (q == NULL)
 		return -ENOMEM;
-	*q = (struct media_req){md, m, cb, arg, 0};
-	int rc = ng_client_request(md->ng, &p, on_reply, q, &q->id);
+	*q = (struct media_req){
+		.md = md, .m = m, .cb = cb, .arg = arg, .op = op, .src = *src, .natted = natted};
+	int rc = req_send(q);
 
 	if (rc != 0) {
 		free(q);
-		md->failed++;
+		if (rc != -ENOENT)
+			md->failed++;
 		return rc;
 	}
 	if (req != NULL)

@@ -161,8 +161,10 @@ int sipmsg_digest_cred(const struct sip_msg *m, bool proxy, const char *realm,
  * to change. */
 int sipmsg_fix_via(struct sip_msg *m, const struct addr_port *src, bool force_rport);
 
-/* Replaces the host:port of Contact element idx with ap. */
-int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_port *ap);
+/* Replaces the host:port of Contact element idx with ap, the address the message came from over
+ * transport t; for a stream transport ";transport=<t>" is added when the URI names none. */
+int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_port *ap,
+		       enum sip_transport t);
 
 /* Replaces the SDP (whole body, or the SDP part of a multipart body) and fixes Content-Length. */
 int sipmsg_set_sdp(struct sip_msg *m, const char *sdp, size_t len);

@@ -90,16 +90,31 @@ int sipmsg_fix_via(struct sip_msg *m, const struct addr_port *src, bool force_rp
 	return 0;
 }
 
-int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_port *ap)
+int sipmsg_set_contact(struct sip_msg *m, unsigned int idx, const struct addr_port *ap,
+		       enum sip_transport t)
 {
-	struct siplex_span hp;
+	struct siplex_span hp, uri;
 	size_t off, len;
-	char text[ADDR_STRLEN];
+	char text[ADDR_STRLEN + 24];
 
 	if (!sipmsg_contact_elem(m, idx, &off, &len) ||
-	    !siplex_uri_hostport(m->buf + off, len, &hp))
+	    !siplex_uri_hostport(m->buf + off, len, &hp) || !siplex_uri(m->buf + off, len, &uri))
 		return -ENOENT;
 	addr_port_format(ap, text, sizeof(text));
+	/* A host:port reached over a stream is the far end of a connection, only reachable over it:
+	 * say so in the URI when it does not already name a transport (RFC 3261 §19.1.1). */
+	if (t != SIP_TRANSPORT_UDP) {
+		bool named = false;
+
+		for (size_t i = uri.off; i + 10 <= uri.off + uri.len; i++)
+			named |= strncasecmp(m->buf + off + i, "transport=", 10) == 0;
+		if (!named) {
+			size_t n = strlen(text);
+
+			snprintf(text + n, sizeof(text) - n, ";transport=%s",
+				 sip_transport_name(t));
+		}
+	}
 	return sipmsg_add_edit(m, off + hp.off, hp.len, text, strlen(text));
 }
 

@@ -127,7 +127,7 @@ static void test_edits(void **state)
 	(void)state;
 	assert_int_equal(addr_port_parse("203.0.113.9:52500", &src), 0);
 	assert_int_equal(sipmsg_fix_via(m, &src, false), 0);
-	assert_int_equal(sipmsg_set_contact(m, 0, &src), 0);
+	assert_int_equal(sipmsg_set_contact(m, 0, &src, SIP_TRANSPORT_UDP), 0);
 	assert_int_equal(sipmsg_set_sdp(m, sdp, strlen(sdp)), 0);
 	out = sipmsg_serialize(m, &len);
 	assert_non_null(strstr(out, "Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK74bf9;"
