@@ -32,7 +32,7 @@ struct proxy_cfg {
 	struct loop *loop;
 	struct media *media;
 	uint32_t hold_timeout_s;
-		/* a held call without media ends after this; 0: never */ /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
+	/* a held call without media ends after this; 0: never */ /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
 	/* Responses no transaction claims go here first (the keepalive OPTIONS answers); returns
 	 * true when it took the response. Optional. */
 	bool (*stray_response)(void *arg, const char *call_id, size_t len, int status);
