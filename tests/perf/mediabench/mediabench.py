@@ -18,7 +18,8 @@ Namespaces on one bridge (wan), veths with tx checksum offload off (TESTING-NOTE
 Cores: everything under test on core 1 (sbc-sip, both lcores of sbc-dataplane with
 --lcores 0@1,1@1 and --idle-backoff so the polling worker leaves time to the proxy; Kamailio
 and its children, rtpengine --num-threads=1), both SIPp instances on core 0; every process in a
-session of its own at nice -19 (perflab.spawn). Only one pair runs at a time.
+session of its own at nice -19 (perflab.spawn). Both pairs are up for the whole run, the one not being measured
+stopped with SIGSTOP (as in tests/perf/sidebyside.py); the ramp is interleaved rate by rate.
 
 Each call: INVITE (SDP) -> 180 -> 200 (SDP) -> ACK, both SIPp then play rtp.pcap (PACKETS
 PCMU packets, 20 ms apart) to the relay address they were given, BYE after HOLD_MS. RTP is
@@ -30,7 +31,7 @@ and 0 failed calls, the step ends within S + 3 s (the rate was kept), and each d
 received at least 99 % of the R*S*PACKETS packets sent. The ramp stops at the first failure and
 tries once the rate half-way between the last pass and that failure.
 
-Memory per call: N calls held open (hold 60 s, no media after the first 0.4 s), RSS of sbc-sip
+Memory per call (measured first, on freshly started processes): N calls held open (hold 60 s, no media after the first 0.4 s), RSS of sbc-sip
 and of sbc-dataplane (Kamailio: shm real_used and the RSS sum of its processes; rtpengine RSS)
 before and after, read once the INVITE server transactions have expired (32 s after the 2xx,
 RFC 6026), divided by N.
@@ -39,6 +40,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -64,7 +66,10 @@ HOLD_MS = int(os.environ.get("MEDIABENCH_HOLD_MS", "500"))
 SUT_CORE, LOAD_CORE = 1, 0
 KAM_CHILDREN = int(os.environ.get("MEDIABENCH_KAM_CHILDREN", "4"))
 SETTLE_S = 34
-LENIENT = ["-default_behaviors", "all,-abortunexp"]
+# As in tests/perf/sipbench: a message the scenario does not expect at that point (a 200
+# retransmitted because its ACK was late) is logged and ignored, not a reason to abort the call;
+# SIP socket buffers of 4 MB (SIPp's default is 64 kB) so a descheduled SIPp loses no SIP.
+LENIENT = ["-default_behaviors", "all,-abortunexp", "-buff_size", "4194304"]
 
 
 def log(*a):
@@ -254,6 +259,23 @@ class Pair:
     def cpu(self):
         return sum(group_cpu(p.pid) for p in self.procs)
 
+    def signal(self, sig):
+        for p in self.procs:
+            for pid in group_pids(p.pid):
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+
+    def pause(self):
+        """SIGSTOP while the other pair is measured (both live on the same core, and an idle
+        sbc-dataplane worker still polls)."""
+        self.signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.signal(signal.SIGCONT)
+        time.sleep(1)
+
 
 class SbcPair(Pair):
     name = "sbc"
@@ -440,12 +462,18 @@ def uac_cmd(pair, tmp, tag, rate, n, hold_ms, limit, timeout):
             os.path.join(tmp, tag + ".err")] + LENIENT
 
 
-def run_step(pair, tmp, rate, seconds):
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_step(pair, tmp, rate, seconds, uas=None):
     tag = "%s-%d" % (pair.name, rate)
     n = int(rate * seconds)
     cmd = uac_cmd(pair, tmp, tag, rate, n, HOLD_MS, max(100, rate * 4), seconds + 40)
     rtp_counters()
     cpu0 = pair.cpu()
+    gen0 = children_cpu() + (sum(perflab.cpu_s(uas.pid)) if uas else 0)
     t0 = time.monotonic()
     p = spawn("uac", cmd, subprocess.DEVNULL, cwd=tmp)
     try:
@@ -455,6 +483,7 @@ def run_step(pair, tmp, rate, seconds):
         rc = -1
     wall = time.monotonic() - t0
     cpu = pair.cpu() - cpu0
+    gen = children_cpu() + (sum(perflab.cpu_s(uas.pid)) if uas else 0) - gen0
     time.sleep(0.5)  # the last packets of the last calls
     got = rtp_counters()
     st = last_stats(os.path.join(tmp, tag + ".csv"))
@@ -475,9 +504,10 @@ def run_step(pair, tmp, rate, seconds):
     if to_uac < sent * 0.99 or to_uas < sent * 0.99:
         why.append("RTP short of 99 %")
     passed = not why
-    log("  %-8s %5d calls/s x %ds: %-4s wall %5.1f s, SUT CPU %5.1f %% of a core, RTP to "
+    log("  %-8s %5d calls/s x %ds: %-4s wall %5.1f s, CPU: SUT %3.0f %%, SIPp %3.0f %% of a core; RTP to "
         "caller %d/%d (%.2f %%), to callee %d/%d (%.2f %%), SIP retransmissions %d%s"
         % (pair.name, rate, seconds, "PASS" if passed else "FAIL", wall, 100.0 * cpu / wall,
+           100.0 * gen / wall,
            to_uac, sent, 100.0 * to_uac / sent, to_uas, sent, 100.0 * to_uas / sent, retrans,
            ("  (" + "; ".join(why) + ")") if why else ""))
     if not passed:
@@ -487,31 +517,48 @@ def run_step(pair, tmp, rate, seconds):
                 "      " + ln for ln in tail(err, 6).splitlines(True)))
     return passed, {"rate": rate, "passed": passed, "wall": wall, "cpu": cpu / wall,
                     "to_caller": to_uac, "to_callee": to_uas, "sent_each_way": sent,
-                    "ok": ok_calls, "failed": failed, "retrans": retrans}
+                    "ok": ok_calls, "failed": failed, "retrans": retrans, "sipp_cpu": gen / wall}
 
 
-def ramp(pair, tmp, rates, seconds):
-    log("%s: calls/s ramp (%d s per step, %d RTP packets each way per call, BYE after %d ms):"
-        % (pair.name, seconds, PACKETS, HOLD_MS))
-    best, fail, steps = 0, None, []
+def ramp(pairs, tmp, rates, seconds, uas):
+    """The same rates for every pair, interleaved (rate by rate, pair by pair) so that drift in
+    the machine's load hits both alike; a pair leaves the ramp at its first failure and gets
+    one more try half-way between its last pass and that failure."""
+    log("calls/s ramp, interleaved (%d s per step, %d RTP packets each way per call, BYE "
+        "after %d ms):" % (seconds, PACKETS, HOLD_MS))
+    best = {p.name: 0 for p in pairs}
+    fail = {}
+    steps = {p.name: [] for p in pairs}
+
+    def one(p, r):
+        p.resume()
+        try:
+            ok, s = run_step(p, tmp, r, seconds, uas)
+        finally:
+            p.pause()
+        steps[p.name].append(s)
+        time.sleep(2)
+        return ok
+
     for r in rates:
-        ok, s = run_step(pair, tmp, r, seconds)
-        steps.append(s)
-        time.sleep(3)
-        if not ok:
-            fail = r
+        live = [p for p in pairs if p.name not in fail]
+        if not live:
             break
-        best = r
-    if fail is not None and best > 0 and fail - best > best // 10:
-        mid = (best + fail) // 2
-        ok, s = run_step(pair, tmp, mid, seconds)
-        steps.append(s)
-        time.sleep(3)
-        if ok:
-            best = mid
-    log("  => %s: highest rate with 0 failed calls and RTP both ways: %d calls/s"
-        % (pair.name, best))
-    return best, steps
+        for p in live:
+            if one(p, r):
+                best[p.name] = r
+            else:
+                fail[p.name] = r
+    for p in pairs:
+        b, f = best[p.name], fail.get(p.name)
+        if f is not None and b > 0 and f - b > b // 10:
+            mid = (b + f) // 2
+            if one(p, mid):
+                best[p.name] = mid
+    for p in pairs:
+        log("  => %s: highest rate with 0 failed calls and RTP both ways: %d calls/s"
+            % (p.name, best[p.name]))
+    return {p.name: (best[p.name], steps[p.name]) for p in pairs}
 
 
 def memory_calls(pair, tmp, n):
@@ -535,18 +582,32 @@ def memory_calls(pair, tmp, n):
     return {"before_kb": m0, "after_kb": m1, "per_call_bytes": per, "sipp_rc": rc}
 
 
-def bench(pair, tmp, args):
-    res = {}
-    pair.start()
+def bench(pairs, tmp, args):
+    res = {p.name: {} for p in pairs}
+    for p in pairs:
+        p.start()
+        p.pause()
     uas = start_uas(tmp)
     try:
-        res["ramp"] = ramp(pair, tmp, args.rates, args.step)
+        # Memory first, on fresh processes: a relay's tables are touched as its ports are
+        # handed out, so after a ramp a second measurement would see no growth at all.
         if args.hold_calls:
-            time.sleep(SETTLE_S)  # the ramp's transactions gone
-            res["memory"] = memory_calls(pair, tmp, args.hold_calls)
+            for p in pairs:
+                p.resume()
+                res[p.name]["memory"] = memory_calls(p, tmp, args.hold_calls)
+                p.pause()
+        for name, r in ramp(pairs, tmp, args.rates, args.step, uas).items():
+            res[name]["ramp"] = r
+        for p in pairs:
+            p.resume()
+            res[p.name]["after_ramp_kb"] = p.memory()
+            log("  %s after the ramp: %s" % (p.name, ", ".join(
+                "%s %d kB" % kv for kv in res[p.name]["after_ramp_kb"].items())))
     finally:
         stop_group(uas)
-        pair.stop()
+        for p in pairs:
+            p.resume()
+            p.stop()
     return res
 
 
@@ -557,7 +618,7 @@ def main():
     ap.add_argument("sbc_dataplane")
     ap.add_argument("--step", type=int, default=10)
     ap.add_argument("--rates", type=lambda s: [int(x) for x in s.split(",") if x],
-                    default=[50, 100, 200, 300, 400, 600, 800, 1000, 1300, 1600])
+                    default=[100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200])
     ap.add_argument("--hold-calls", type=int, default=1000)
     ap.add_argument("--only", default="sbc,kamailio")
     ap.add_argument("--keep", help="keep logs and SIPp files in this directory")
@@ -588,9 +649,7 @@ def main():
             " kamailio children=%d; load average %s" % (args.step, SUT_CORE, LOAD_CORE,
                                                         perflab.NICE, KAM_CHILDREN,
                                                         " ".join(load)))
-        results = {}
-        for p in pairs:
-            results[p.name] = bench(p, tmp, args)
+        results = bench(pairs, tmp, args)
         log("\nsummary:")
         for name, r in results.items():
             mem = r.get("memory", {}).get("per_call_bytes", {})
