@@ -307,7 +307,7 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
 		proxy_reply(p, st, f->req, NULL, 503, NULL);
 		f->final_sent = true;
-		if (f->invite && p->cfg.media != NULL &&
+		if (f->invite && p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL &&
 		    sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0}))
 			media_delete(p->cfg.media, f->req);
 	}
@@ -332,7 +332,9 @@ static void on_request_media(void *arg, int status)
 		forward(p, q->st, q->m, q->t, q->n);
 	} else {
 		proxy_reply(p, q->st, q->m, NULL, status, NULL);
-		media_delete(p->cfg.media, q->m);
+		/* A refused re-offer leaves the established call's media alone. */
+		if (sipmsg_to_tag(q->m) == NULL)
+			media_delete(p->cfg.media, q->m);
 		sipmsg_free(q->m);
 	}
 	free(q);

@@ -41,8 +41,9 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 		send_upstream(f, f->best_status, f->best, f->best_len);
 	else
 		proxy_reply(p, f->st, f->req, NULL, 408, NULL);
-	/* Every final failure of an INVITE releases the media it had engaged. */
-	if (f->invite && p->cfg.media != NULL)
+	/* Every final failure of an initial INVITE releases the media it had engaged; a refused
+	 * re-INVITE (To tag) leaves the call and its media in place (RFC 3261 §14.1). */
+	if (f->invite && p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL)
 		media_delete(p->cfg.media, f->req);
 }
 
