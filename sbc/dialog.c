@@ -39,6 +39,8 @@ void dialog_table_free(struct dialog_table *t)
 	for (size_t b = 0; b < DIALOG_BUCKETS; b++) {
 		for (struct dialog *d = t->buckets[b], *n; d != NULL; d = n) {
 			n = d->next;
+			media_sdp_clear(&d->last_offer);
+			media_sdp_clear(&d->last_answer);
 			free(d);
 		}
 	}
@@ -101,6 +103,8 @@ void dialog_remove(struct dialog_table *t, struct dialog *d)
 		return;
 	*pp = d->next;
 	t->count--;
+	media_sdp_clear(&d->last_offer);
+	media_sdp_clear(&d->last_answer);
 	free(d);
 }
 

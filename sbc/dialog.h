@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "media.h"
 
 struct dialog_table;
 
@@ -34,6 +35,7 @@ struct dialog {
 	bool on_hold;		       /* the last offer/answer put every stream on hold */
 	uint64_t sdp_ms;	       /* when the last offer/answer went through */
 	uint64_t hold_deadline_ms;     /* a held call reported without media ends then (0: none) */
+	struct media_sdp last_offer, last_answer; /* the last accepted offer/answer exchange */
 	uint64_t created_ms;
 	struct dialog *next; /* hash chain: the table's */
 };

@@ -196,3 +196,102 @@ uint64_t media_failed(const struct media *md)
 {
 	return md->failed;
 }
+
+void media_sdp_clear(struct media_sdp *s)
+{
+	free(s->sdp);
+	memset(s, 0, sizeof(*s));
+}
+
+void media_sdp_capture(struct media_sdp *out, const struct sip_msg *m, const char *tag,
+		       const struct addr_port *src, bool natted)
+{
+	const char *sdp;
+	size_t len;
+
+	media_sdp_clear(out);
+	if (!sipmsg_sdp(m, &sdp, &len) || (out->sdp = malloc(len)) == NULL)
+		return;
+	memcpy(out->sdp, sdp, len);
+	out->len = len;
+	snprintf(out->tag, sizeof(out->tag), "%s", tag != NULL ? tag : "");
+	out->src = *src;
+	out->natted = natted;
+}
+
+/* The restore's answer, sent when its offer is through. */
+struct media_restore_req {
+	struct media *md;
+	char call_id[256];
+	struct media_sdp answer;
+	char offer_tag[128];
+};
+
+static void restore_answered(void *arg, const struct ng_reply *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static void restore_offered(void *arg, const struct ng_reply *r)
+{
+	struct media_restore_req *q = arg;
+
+	if (r->status == NG_STATUS_OK) {
+		struct ng_params p = {
+			.cmd = NG_CMD_ANSWER,
+			.call_id = q->call_id,
+			.from_tag = q->offer_tag,
+			.to_tag = q->answer.tag,
+			.sdp = q->answer.sdp,
+			.sdp_len = q->answer.len,
+			.received_from = &q->answer.src.ip,
+			.flags = q->answer.natted ? NG_FLAG_SIP_SOURCE_ADDRESS
+						  : NG_FLAG_TRUST_ADDRESS,
+			.replace = NG_REPLACE_ORIGIN | NG_REPLACE_SESSION_CONNECTION,
+			.ice_remove = true,
+		};
+
+		ng_client_request(q->md->ng, &p, restore_answered, NULL, NULL);
+	} else {
+		LOG_WARN("media: restoring call %s after a refused re-offer failed", q->call_id);
+	}
+	media_sdp_clear(&q->answer);
+	free(q);
+}
+
+void media_restore(struct media *md, const char *call_id, const struct media_sdp *offer,
+		   const struct media_sdp *answer)
+{
+	struct media_restore_req *q;
+
+	if (offer->sdp == NULL || answer->sdp == NULL || (q = calloc(1, sizeof(*q))) == NULL)
+		return;
+	q->md = md;
+	snprintf(q->call_id, sizeof(q->call_id), "%s", call_id);
+	snprintf(q->offer_tag, sizeof(q->offer_tag), "%s", offer->tag);
+	q->answer = *answer;
+	q->answer.sdp = malloc(answer->len);
+	if (q->answer.sdp == NULL) {
+		free(q);
+		return;
+	}
+	memcpy(q->answer.sdp, answer->sdp, answer->len);
+	struct ng_params p = {
+		.cmd = NG_CMD_OFFER,
+		.call_id = q->call_id,
+		.from_tag = offer->tag,
+		.to_tag = answer->tag,
+		.sdp = offer->sdp,
+		.sdp_len = offer->len,
+		.received_from = &offer->src.ip,
+		.flags = offer->natted ? NG_FLAG_SIP_SOURCE_ADDRESS : NG_FLAG_TRUST_ADDRESS,
+		.replace = NG_REPLACE_ORIGIN | NG_REPLACE_SESSION_CONNECTION,
+		.ice_remove = true,
+	};
+
+	if (ng_client_request(md->ng, &p, restore_offered, q, NULL) != 0) {
+		media_sdp_clear(&q->answer);
+		free(q);
+	}
+}

@@ -14,6 +14,26 @@
 struct media;
 struct media_req;
 
+/* One side's SDP as its sender wrote it, and where the SIP carrying it came from. */
+struct media_sdp {
+	char *sdp; /* malloc'd, NULL when none */
+	size_t len;
+	char tag[128]; /* the sender's dialog tag */
+	struct addr_port src;
+	bool natted;
+};
+
+/* Copies the SDP of m into out (replacing what it held). tag is the sender's tag. */
+void media_sdp_capture(struct media_sdp *out, const struct sip_msg *m, const char *tag,
+		       const struct addr_port *src, bool natted);
+void media_sdp_clear(struct media_sdp *s);
+
+/* Puts back an earlier offer/answer exchange of call_id on its dataplane (a re-offer was
+ * refused, RFC 3261 §14.1: the session stays as it was): the offer, then the answer. Fire and
+ * forget. */
+void media_restore(struct media *md, const char *call_id, const struct media_sdp *offer,
+		   const struct media_sdp *answer);
+
 enum media_op {
 	MEDIA_OFFER,
 	MEDIA_ANSWER,

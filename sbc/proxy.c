@@ -135,6 +135,8 @@ void proxy_fork_maybe_free(struct proxy_fork *f)
 			return;
 	sipmsg_free(f->req);
 	free(f->best);
+	media_sdp_clear(&f->offer);
+	media_sdp_clear(&f->answer);
 	free(f);
 }
 
@@ -270,9 +272,10 @@ struct sip_msg *proxy_take_current(struct proxy *p)
 	return m;
 }
 
-/* Forwards m (owned: kept by the fork or freed here) to the targets. */
-static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const struct target *t,
-		    size_t n)
+/* Forwards m (owned: kept by the fork or freed here) to the targets. Returns the fork, or NULL
+ * for a stateless ACK or when nothing could be forwarded. */
+static struct proxy_fork *forward(struct proxy *p, struct txn *st, struct sip_msg *m,
+				  const struct target *t, size_t n)
 {
 	struct proxy_fork *f;
 
@@ -295,13 +298,13 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 			p->st.forwarded++;
 		}
 		sipmsg_free(m);
-		return;
+		return NULL;
 	}
 	f = fork_new(p, st, m);
 	if (f == NULL) {
 		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);
-		return;
+		return NULL;
 	}
 	if (fork_out(p, f, t, n) != 0) {
 		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
@@ -310,7 +313,9 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 		if (f->invite && p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL &&
 		    sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0}))
 			media_delete(p->cfg.media, f->req);
+		return NULL;
 	}
+	return f;
 }
 
 /* A request waiting for the dataplane's answer to its SDP before it is forwarded. */
@@ -319,6 +324,7 @@ struct proxy_pending {
 	struct txn *st;
 	struct sip_msg *m;
 	size_t n;
+	struct media_sdp offer; /* as the sender wrote it */
 	struct target t[PROXY_MAX_BRANCHES];
 };
 
@@ -329,7 +335,12 @@ static void on_request_media(void *arg, int status)
 
 	if (status == 0 || q->st == NULL) {
 		/* An ACK cannot be refused: it goes on with whatever SDP it has. */
-		forward(p, q->st, q->m, q->t, q->n);
+		struct proxy_fork *f = forward(p, q->st, q->m, q->t, q->n);
+
+		if (f != NULL) {
+			f->offer = q->offer; /* ownership moves to the fork */
+			memset(&q->offer, 0, sizeof(q->offer));
+		}
 	} else {
 		proxy_reply(p, q->st, q->m, NULL, status, NULL);
 		/* A refused re-offer leaves the established call's media alone. */
@@ -337,6 +348,7 @@ static void on_request_media(void *arg, int status)
 			media_delete(p->cfg.media, q->m);
 		sipmsg_free(q->m);
 	}
+	media_sdp_clear(&q->offer);
 	free(q);
 }
 
@@ -363,12 +375,14 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 		forward(p, st, m, t, n);
 		return;
 	}
-	*q = (struct proxy_pending){p, st, m, n, {{{0}}}};
+	*q = (struct proxy_pending){.p = p, .st = st, .m = m, .n = n};
 	memcpy(q->t, t, n * sizeof(t[0]));
 	/* An ACK or PRACK with SDP answers the offer of a 2xx / reliable 18x (late offer). */
 	enum media_op op = sipmsg_method_is(m, "ACK") || sipmsg_method_is(m, "PRACK") ? MEDIA_ANSWER
 										      : MEDIA_OFFER;
 
+	if (op == MEDIA_OFFER)
+		media_sdp_capture(&q->offer, m, sipmsg_from_tag(m), &src->addr, natted);
 	if (media_engage(p->cfg.media, op, m, &src->addr, natted, on_request_media, q, NULL) != 0)
 		on_request_media(q, 500);
 }

@@ -206,3 +206,34 @@ json_t *proxy_dialogs(struct proxy *p)
 {
 	return dialog_dump(p->dialogs, loop_now(p->cfg.loop));
 }
+
+void proxy_note_media(struct proxy *p, struct proxy_fork *f, const struct sip_msg *resp)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(resp, &clen);
+	struct dialog *d =
+		dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(resp), sipmsg_to_tag(resp));
+
+	if (d == NULL)
+		return;
+	/* The fork's copies become the dialog's: the exchange a refused re-offer goes back to. */
+	media_sdp_clear(&d->last_offer);
+	media_sdp_clear(&d->last_answer);
+	d->last_offer = f->offer;
+	d->last_answer = f->answer;
+	memset(&f->offer, 0, sizeof(f->offer));
+	memset(&f->answer, 0, sizeof(f->answer));
+}
+
+void proxy_restore_media(struct proxy *p, struct proxy_fork *f)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(f->req, &clen);
+	struct dialog *d =
+		dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(f->req), sipmsg_to_tag(f->req));
+
+	if (d == NULL || d->last_offer.sdp == NULL || d->last_answer.sdp == NULL)
+		return;
+	LOG_INFO("call %s: re-offer refused, restoring its media", d->call_id);
+	media_restore(p->cfg.media, d->call_id, &d->last_offer, &d->last_answer);
+}

@@ -4,6 +4,7 @@
 #define SBC_PROXY_PRIV_H
 
 #include "dialog.h"
+#include "media.h"
 #include "proxy.h"
 #include "txn.h"
 
@@ -29,6 +30,9 @@ struct proxy_fork {
 	bool invite;
 	bool final_sent;
 	unsigned int media_pending; /* responses waiting for the dataplane */
+	/* The offer and answer as their senders wrote them (before the relay's SDP replaced them),
+	 * with where they came from: what a refused re-offer restores (media_restore). */
+	struct media_sdp offer, answer;
 	int best_status;
 	char *best;
 	size_t best_len;
@@ -78,6 +82,10 @@ void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct pro
 void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
 		       struct sip_msg *m);
 void proxy_note_cseq(struct proxy *p, const struct sip_msg *m);
+/* proxy_dialog.c: the offer/answer of fork f completed with a 2xx: remember it in its dialog. */
+void proxy_note_media(struct proxy *p, struct proxy_fork *f, const struct sip_msg *resp);
+/* proxy_dialog.c: re-INVITE/UPDATE f was refused: put the last accepted media back. */
+void proxy_restore_media(struct proxy *p, struct proxy_fork *f);
 /* proxy_dialog.c: an in-dialog offer or answer went through: is the call on hold now? */
 void proxy_note_sdp(struct proxy *p, const struct sip_msg *m);
 /* proxy_response.c: the transaction layer's response upcall. */

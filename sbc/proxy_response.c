@@ -42,9 +42,12 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 	else
 		proxy_reply(p, f->st, f->req, NULL, 408, NULL);
 	/* Every final failure of an initial INVITE releases the media it had engaged; a refused
-	 * re-INVITE (To tag) leaves the call and its media in place (RFC 3261 §14.1). */
-	if (f->invite && p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL)
+	 * re-INVITE or UPDATE (To tag) keeps the call as it was (RFC 3261 §14.1): the last accepted
+	 * offer/answer goes back on the dataplane, which took the re-offer already. */
+	if (p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL && f->invite)
 		media_delete(p->cfg.media, f->req);
+	else if (p->cfg.media != NULL && sipmsg_to_tag(f->req) != NULL && f->offer.sdp != NULL)
+		proxy_restore_media(p, f);
 }
 
 /* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
@@ -69,7 +72,10 @@ static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct 
 			if (f->invite && m != NULL) {
 				proxy_note_dialog(p, f, b, m);
 				proxy_note_sdp(p, m);
-			} else if (sipmsg_method_is(f->req, "BYE")) {
+			}
+			if (m != NULL && f->offer.sdp != NULL && f->answer.sdp != NULL)
+				proxy_note_media(p, f, m);
+			else if (sipmsg_method_is(f->req, "BYE")) {
 				size_t clen;
 				const char *cid = sipmsg_call_id(f->req, &clen);
 				struct dialog *d =
@@ -175,6 +181,9 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 		enum media_op op = sipmsg_sdp(f->req, &sdp, &sdp_len) ? MEDIA_ANSWER : MEDIA_OFFER;
 
 		if (q != NULL) {
+			if (op == MEDIA_ANSWER && status < 300)
+				media_sdp_capture(&f->answer, m, sipmsg_to_tag(m), &p->cur_src.addr,
+						  fx.natted != 0);
 			*q = (struct proxy_pending_resp){p, b, status, proxy_take_current(p)};
 			f->media_pending++;
 			if (media_engage(p->cfg.media, op, q->m, &p->cur_src.addr, fx.natted != 0,
