@@ -2,38 +2,44 @@
 """REGISTER/s and calls/s through sbc-sip and through Kamailio 5.6, SIPp-driven, in one run
 (meson benchmark "sip-sidebyside"; needs root, sipp and kamailio, exits 77 otherwise).
 
-    sipbench.py SBC_SIP SBC_DB [--step S] [--users N] [--only sbc,kamailio]
-                [--reg-rates R,...] [--call-rates R,...] [--keep DIR]
+    sipbench.py SBC_SIP SBC_DB [--step S] [--users N] [--only sbc,kamailio,sbc-tmpfs]
+                [--phases mem-reg,register,call,mem-dlg] [--reg-rates R,...]
+                [--call-rates R,...] [--keep DIR]
 
 Everything runs on loopback addresses of the host (no namespaces to clean up): the proxy under
 test on 127.0.0.5:5060 pinned to core 1, the SIPp caller/phone (127.0.0.10:5070) and the SIPp
 carrier UAS (127.0.0.20:5060) both on core 0, all at the same raised priority (perflab.spawn).
 The phones look NAT'd to both proxies (private Via and Contact, see register.xml), so the NAT
 fixups run on every request. Both proxies authenticate with MD5 digest against the same N users
-(password "pw-U") and route every unknown number to the carrier.
+(password "pw-U") and route every unknown number to the carrier. "sbc-tmpfs" is a diagnostic
+variant: sbc-sip with its bindings database on /dev/shm, REGISTER phases only.
 
-For each proxy, in this order:
-  1. memory per registration: N phones register once; sbc-sip's RSS delta / N, Kamailio's
-     shared-memory "real_used" delta / N (usrloc lives there; its process RSS counts the same
-     pages once per process);
-  2. REGISTER/s ramp: for each rate, SIPp registers for S seconds (rate x S registrations, each
-     REGISTER -> 401 -> REGISTER with credentials -> 200); a step passes when SIPp exits 0 (no
-     failed "call"), its stat file shows 0 failures and the step ends within S + 2 seconds (the
-     generator kept the rate). The ramp stops at the first failed step and tries once the rate
-     half-way between the last pass and that failure;
-  3. calls/s ramp, likewise, with short calls (INVITE -> 407 -> ACK, INVITE with credentials ->
-     100/180/200 -> ACK, 100 ms, BYE -> 200; ACK and BYE follow Record-Route);
-  4. memory per dialog: N calls held open (60 s); RSS (shm) delta / N while they are up and
-     their INVITE transactions are gone.
-The proxy's CPU time over each step is printed too (a proxy under 100 % of its core at the
-highest passing rate means the generator, not the proxy, was the limit).
+For each proxy, in this order (--phases picks some):
+  mem-reg   memory per registration: N phones register once on a fresh process; sbc-sip's RSS
+            delta / N, Kamailio's shared-memory "real_used" delta / N (usrloc lives there; its
+            process RSS counts the same pages once per process);
+  register  REGISTER/s ramp: for each rate, SIPp registers for S seconds (rate x S
+            registrations, each REGISTER -> 401 -> REGISTER with credentials -> 200); a step
+            passes when SIPp exits 0 (no failed "call"), its stat file shows 0 failures and the
+            step ends within S + 2 seconds (the generator kept the rate). The ramp stops at the
+            first failed step and tries once the rate half-way between the last pass and it;
+  call      calls/s ramp, likewise, with short calls (INVITE -> 407 -> ACK, INVITE with
+            credentials -> 100/180/200 -> ACK, 100 ms, BYE -> 200; ACK and BYE follow
+            Record-Route);
+  mem-dlg   memory per dialog on a fresh process: two batches of N calls held open, each read
+            once its transactions are gone (see memory_dialogs).
+Per step it prints the proxy's and SIPp's CPU time over the wall time (a proxy under 100 % of
+its core at a failed step was stalled, not saturated), SIPp's retransmissions and the host's UDP
+receive-buffer drops.
 """
 import argparse
 import hashlib
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -284,9 +290,9 @@ def tail(path, n=30):
 # --- SIPp ----------------------------------------------------------------------------------
 
 
-def sipp_base(scenario, tmp, tag):
+def sipp_base(scenario, tmp, tag, port=UAC_PORT):
     return ["taskset", "-c", str(LOAD_CORE), "sipp", PROXY + ":5060", "-sf",
-            os.path.join(HERE, scenario), "-i", UAC, "-p", str(UAC_PORT), "-nostdin",
+            os.path.join(HERE, scenario), "-i", UAC, "-p", str(port), "-nostdin",
             "-inf", os.path.join(tmp, "users.csv"), "-trace_stat", "-stf",
             os.path.join(tmp, tag + ".csv"), "-fd", "1", "-trace_err", "-error_file",
             os.path.join(tmp, tag + ".err")] + LENIENT
@@ -308,6 +314,9 @@ def unexpected(tmp, tag):
         return 0
 
 
+UAS_PID = []  # the running SIPp UAS (its CPU time is read per step)
+
+
 def start_uas(tmp):
     cmd = ["taskset", "-c", str(LOAD_CORE), "sipp", "-sf", os.path.join(HERE, "uas.xml"), "-i",
            CARRIER, "-p", "5060", "-nostdin", "-trace_err", "-error_file",
@@ -316,6 +325,7 @@ def start_uas(tmp):
     time.sleep(0.5)
     if p.poll() is not None:
         raise RuntimeError("SIPp UAS exited with %d" % p.returncode)
+    UAS_PID[:] = [p.pid]
     return p
 
 
@@ -331,6 +341,18 @@ def last_stats(path):
     return dict(zip(lines[0].split(";"), lines[-1].split(";")))
 
 
+def udp_rcvbuf_errors():
+    """Datagrams the kernel dropped because a socket's receive buffer was full (whole host)."""
+    with open("/proc/net/snmp") as f:
+        rows = [ln.split() for ln in f if ln.startswith("Udp:")]
+    return int(dict(zip(rows[0][1:], rows[1][1:]))["RcvbufErrors"])
+
+
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_step(proxy, tmp, scenario, rate, seconds, tag, hold_ms=100):
     n = int(rate * seconds)
     cmd = sipp_base(scenario, tmp, tag) + ["-r", str(rate), "-m", str(n),
@@ -340,15 +362,22 @@ def run_step(proxy, tmp, scenario, rate, seconds, tag, hold_ms=100):
         if os.path.exists(os.path.join(tmp, f)):
             os.unlink(os.path.join(tmp, f))
     cpu0 = proxy.cpu()
+    drops0 = udp_rcvbuf_errors()
+    uac0 = children_cpu()
+    uas0 = sum(perflab.cpu_s(UAS_PID[0])) if UAS_PID else 0.0
     t0 = time.monotonic()
     p = perflab.spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         rc = p.wait(seconds + hold_ms / 1000.0 + 40)
     except subprocess.TimeoutExpired:  # SIPp's own -timeout did not always end it
-        perflab.stop([p])
         rc = -1
+    finally:
+        perflab.stop([p])
     wall = time.monotonic() - t0
     cpu = proxy.cpu() - cpu0
+    drops = udp_rcvbuf_errors() - drops0
+    sipp_cpu = children_cpu() - uac0 + ((sum(perflab.cpu_s(UAS_PID[0])) - uas0)
+                                         if UAS_PID else 0.0)
     mem = proxy.memory_kb()
     st = last_stats(os.path.join(tmp, tag + ".csv"))
     ok_calls = int(st.get("SuccessfulCall(C)", 0) or 0)
@@ -364,18 +393,19 @@ def run_step(proxy, tmp, scenario, rate, seconds, tag, hold_ms=100):
     if wall > limit:
         why.append("took %.1f s > %.1f s (rate not kept)" % (wall, limit))
     late = unexpected(tmp, tag)
-    log("  %-9s %6d/s x %gs: %-4s  wall %5.1f s, proxy CPU %5.1f %%, %s %d kB, SIPp "
-        "retransmissions %d, ignored out-of-order messages %d%s"
+    log("  %-9s %6d/s x %gs: %-4s  wall %5.1f s, CPU proxy %3.0f %% SIPp %3.0f %%, %s %d kB, "
+        "SIPp retransmissions %d, UDP rcvbuf drops %d, ignored out-of-order messages %d%s"
         % (proxy.name, rate, seconds, "PASS" if passed else "FAIL", wall,
-           100.0 * cpu / wall, proxy.memory_what(), mem, retrans, late,
-           ("  (" + "; ".join(why) + ")") if why else ""))
+           100.0 * cpu / wall, 100.0 * sipp_cpu / wall, proxy.memory_what(), mem, retrans,
+           drops, late, ("  (" + "; ".join(why) + ")") if why else ""))
     if not passed:
         err = os.path.join(tmp, tag + ".err")
         if os.path.exists(err):
             log("    SIPp errors (last lines):\n" + "".join("      " + ln
                                                        for ln in tail(err, 8).splitlines(True)))
     return passed, {"rate": rate, "passed": passed, "wall": wall, "cpu": cpu / wall,
-                    "retrans": retrans, "out_of_order": late, "mem_kb": mem}
+                    "retrans": retrans, "out_of_order": late, "mem_kb": mem,
+                    "sipp_cpu": sipp_cpu / wall, "udp_drops": drops}
 
 
 def ramp(proxy, tmp, scenario, rates, seconds, what):
@@ -418,26 +448,53 @@ def memory_registrations(proxy, tmp, n):
 
 
 def memory_dialogs(proxy, tmp, n):
+    """Two batches of n calls held open, each measured once its transactions are gone (RFC 6026
+    keeps an INVITE server transaction 32 s after its 2xx). The first batch's growth includes
+    the peak of its transactions, which the allocator keeps after they are freed; the second
+    batch reuses that memory for its own transactions, so its growth is the dialogs' alone."""
     rate = 500
-    hold = 90000
-    time.sleep(SETTLE_S)  # the call ramp's transactions gone
-    m0 = proxy.memory_kb()
-    cmd = sipp_base("call.xml", tmp, proxy.name + "-mem-dlg") + [
-        "-r", str(rate), "-m", str(n), "-l", str(n + 10), "-d", str(hold), "-timeout", "180s"]
-    p = perflab.spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # The last call starts at n / rate; RFC 6026 keeps each INVITE server transaction 32 s
-    # after its 2xx, so measure when even the last one has gone and the calls are still up.
-    time.sleep(n / rate + SETTLE_S + 2)
-    m1 = proxy.memory_kb()
-    counts = proxy.counts()
-    rc = p.wait()
-    st = last_stats(os.path.join(tmp, proxy.name + "-mem-dlg.csv"))
-    per = (m1 - m0) * 1024.0 / n
-    log("  %s: %s %d kB -> %d kB with %d open calls: %.0f bytes per dialog (%s; SIPp exit %d, "
-        "%s ok, %s failed)" % (proxy.name, proxy.memory_what(), m0, m1, n, per, counts, rc,
-                                st.get("SuccessfulCall(C)"), st.get("FailedCall(C)")))
+    setup = n / rate
+    wait = setup + SETTLE_S + 2
+    procs = []
+    try:
+        return dialogs_measured(proxy, tmp, n, rate, setup, wait, procs)
+    finally:
+        perflab.stop([p for _, p in procs])
+
+
+def dialogs_measured(proxy, tmp, n, rate, setup, wait, procs):
+    marks = [proxy.memory_kb()]
+    counts = []
+    for b in range(2):
+        # The first batch must outlive the second one's measurement.
+        hold_ms = int((2 * wait + 20 - b * wait) * 1000)
+        tag = "%s-mem-dlg%d" % (proxy.name, b + 1)
+        cmd = sipp_base("call.xml", tmp, tag, port=UAC_PORT + 1 + b) + [
+            "-r", str(rate), "-m", str(n), "-l", str(n + 10), "-d", str(hold_ms),
+            "-timeout", str(int(hold_ms / 1000 + setup + 60)) + "s"]
+        procs.append((tag, perflab.spawn(cmd, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)))
+        time.sleep(wait)
+        marks.append(proxy.memory_kb())
+        counts.append(proxy.counts())
+    rcs = []
+    for tag, p in procs:
+        try:
+            rc = p.wait(200)
+        except subprocess.TimeoutExpired:
+            perflab.stop([p])
+            rc = -1
+        st = last_stats(os.path.join(tmp, tag + ".csv"))
+        rcs.append("%s: exit %d, %s ok, %s failed" % (tag, rc, st.get("SuccessfulCall(C)"),
+                                                       st.get("FailedCall(C)")))
+    first = (marks[1] - marks[0]) * 1024.0 / n
+    second = (marks[2] - marks[1]) * 1024.0 / n
+    log("  %s: %s %d kB -> %d kB with %d open calls (%s) -> %d kB with %d (%s): %.0f bytes per "
+        "dialog for the first batch (with the transactions' peak), %.0f for the second; %s"
+        % (proxy.name, proxy.memory_what(), marks[0], marks[1], n, counts[0], marks[2], 2 * n,
+           counts[1], first, second, "; ".join(rcs)))
     time.sleep(2)
-    return {"before_kb": m0, "after_kb": m1, "per_bytes": per, "sipp_rc": rc}
+    return {"marks_kb": marks, "first_bytes": first, "per_bytes": second, "sipp": rcs}
 
 
 def bench(proxy, tmp, args):
@@ -446,13 +503,25 @@ def bench(proxy, tmp, args):
     uas = start_uas(tmp)
     try:
         log("%s: memory" % proxy.name)
-        res["mem_reg"] = memory_registrations(proxy, tmp, args.users)
-        res["register"] = ramp(proxy, tmp, "register.xml", args.reg_rates, args.step, "register")
-        if not getattr(proxy, "register_only", False):
+        ph = args.phases
+        if "mem-reg" in ph:
+            res["mem_reg"] = memory_registrations(proxy, tmp, args.users)
+        if "register" in ph:
+            res["register"] = ramp(proxy, tmp, "register.xml", args.reg_rates, args.step,
+                                   "register")
+        if getattr(proxy, "register_only", False):
+            return res
+        if "call" in ph:
             res["call"] = ramp(proxy, tmp, "call.xml", args.call_rates, args.step, "call")
+        if "mem-dlg" in ph:
+            # A fresh process: the ramp's peak (transactions kept 32 s, freed since) stays in
+            # the RSS of the old one and would hide the dialogs' own memory.
+            proxy.stop()
+            proxy.start()
             res["mem_dlg"] = memory_dialogs(proxy, tmp, args.users)
     finally:
         perflab.stop([uas])
+        UAS_PID[:] = []
         proxy.stop()
     return res
 
@@ -472,6 +541,8 @@ def main():
                     default=rates("500,1000,1500,2000,3000,4000,6000,8000,12000,16000"))
     ap.add_argument("--call-rates", type=rates,
                     default=rates("250,500,1000,1500,2000,2500,3000,4000,6000"))
+    ap.add_argument("--phases", default="mem-reg,register,call,mem-dlg",
+                    help="which measurements, in this order: mem-reg,register,call,mem-dlg")
     ap.add_argument("--keep", help="keep logs and SIPp files in this directory")
     args = ap.parse_args()
     try:
@@ -479,6 +550,11 @@ def main():
     except perflab.Skip as e:
         log("SKIP: %s" % e)
         return 77
+    def on_signal(signum, frame):
+        raise SystemExit("signal %d" % signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)  # so that the finally below stops every process
     tmp = args.keep or tempfile.mkdtemp(prefix="sipbench-")
     os.makedirs(tmp, exist_ok=True)
     proxies = []
@@ -507,13 +583,16 @@ def main():
             results[p.name] = bench(p, tmp, args)
         log("\nsummary (highest rate with 0 failed calls, memory):")
         for name, r in results.items():
+            parts = []
+            if "register" in r:
+                parts.append("REGISTER/s %6d" % r["register"][0])
             if "call" in r:
-                log("  %-9s REGISTER/s %6d  calls/s %6d  %.0f B/registration  %.0f B/dialog"
-                    % (name, r["register"][0], r["call"][0], r["mem_reg"]["per_bytes"],
-                       r["mem_dlg"]["per_bytes"]))
-            else:
-                log("  %-9s REGISTER/s %6d  %.0f B/registration" % (
-                    name, r["register"][0], r["mem_reg"]["per_bytes"]))
+                parts.append("calls/s %6d" % r["call"][0])
+            if "mem_reg" in r:
+                parts.append("%.0f B/registration" % r["mem_reg"]["per_bytes"])
+            if "mem_dlg" in r:
+                parts.append("%.0f B/dialog" % r["mem_dlg"]["per_bytes"])
+            log("  %-9s %s" % (name, "  ".join(parts)))
         with open(os.path.join(tmp, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
         return 0
