@@ -3,6 +3,7 @@
 #include "sipmsg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,7 +373,11 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 			     struct sip_error *err)
 {
 	bool stream = t != SIP_TRANSPORT_UDP;
-	struct sip_msg *m = calloc(1, sizeof(*m));
+	/* Everything but the scan's header array is cleared; sipscan_run sets what it uses. */
+	struct sip_msg *m = malloc(sizeof(*m));
+
+	if (m != NULL)
+		memset(m, 0, offsetof(struct sip_msg, sc));
 	char *copy = NULL;
 
 	if (m == NULL) {

@@ -5,6 +5,7 @@
 #include "siplex.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -401,7 +402,7 @@ int sipscan_run(const char *buf, size_t len, bool stream, struct sipscan *sc, st
 	size_t off = 0, content_end, next;
 	bool found;
 
-	memset(sc, 0, sizeof(*sc));
+	memset(sc, 0, offsetof(struct sipscan, fields));
 	err->code = 0;
 	err->reason[0] = '\0';
 	if (len > SIPSCAN_MAX_MSG)

@@ -58,8 +58,10 @@ struct sipscan {
 	uint32_t cseq_method_off, cseq_method_len;
 	int max_forwards; /* -1 when absent or unusable: treat as 70 (RFC 3261 §16.6) */
 	uint32_t nfields;
-	struct sipscan_field fields[SIPSCAN_MAX_HDRS];
 	uint16_t count[SIPSCAN_HDR_COUNT];
+	/* Last and large: only fields[0..nfields) are ever written or read, so a scan does not
+	 * clear the rest (it was a measurable share of the proxy's time). */
+	struct sipscan_field fields[SIPSCAN_MAX_HDRS];
 };
 
 /* Why a message was refused: the response a proxy sends to a request (0 when no reply is
