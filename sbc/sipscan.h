@@ -10,7 +10,7 @@
 /* RFC 3261 §18.1.1 lets UDP carry up to 65,535 octets; anything larger is refused (513). */
 #define SIPSCAN_MAX_MSG 65536
 /* More header lines than any real message carries; past it the message is refused. */
-#define SIPSCAN_MAX_HDRS 256
+#define SIPSCAN_MAX_HDRS 128
 
 enum sipscan_hdr {
 	SIPSCAN_HDR_OTHER = 0,
