@@ -84,7 +84,7 @@ static void on_reply(void *arg, const struct ng_reply *r)
 	void *cbarg = q->arg;
 
 	free(q);
-	cb(cbarg, status);
+	cb(cbarg, status, status == 0 ? r->sdp : NULL, status == 0 ? r->sdp_len : 0);
 }
 
 /* Copies a header value into a NUL-terminated buffer; false when it does not fit. */

@@ -40,9 +40,9 @@ enum media_op {
 };
 
 /* Called once when an engagement ends: status 0 means the SDP of the message was replaced by the
- * relay's; otherwise it is the SIP response to send upstream instead (488 when the dataplane
- * refused the SDP, 500 when it did not answer). */
-typedef void (*media_cb)(void *arg, int status);
+ * relay's (relay_sdp, valid during the call, is that SDP); otherwise it is the SIP response to
+ * send upstream instead (488 when the dataplane refused the SDP, 500 when it did not answer). */
+typedef void (*media_cb)(void *arg, int status, const char *relay_sdp, size_t relay_sdp_len);
 
 /* Uses ng (not owned). Returns NULL with errno. */
 struct media *media_new(struct ng_client *ng);

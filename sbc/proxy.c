@@ -135,6 +135,8 @@ void proxy_fork_maybe_free(struct proxy_fork *f)
 			return;
 	sipmsg_free(f->req);
 	free(f->best);
+	for (size_t i = 0; i < f->nbranches; i++)
+		free(f->branches[i].relay_sdp);
 	media_sdp_clear(&f->offer);
 	media_sdp_clear(&f->answer);
 	free(f);
@@ -328,10 +330,13 @@ struct proxy_pending {
 	struct target t[PROXY_MAX_BRANCHES];
 };
 
-static void on_request_media(void *arg, int status)
+static void on_request_media(void *arg, int status, const char *relay_sdp, size_t len)
 {
 	struct proxy_pending *q = arg;
 	struct proxy *p = q->p;
+
+	(void)relay_sdp;
+	(void)len;
 
 	if (status == 0 || q->st == NULL) {
 		/* An ACK cannot be refused: it goes on with whatever SDP it has. */
@@ -384,7 +389,7 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 	if (op == MEDIA_OFFER)
 		media_sdp_capture(&q->offer, m, sipmsg_from_tag(m), &src->addr, natted);
 	if (media_engage(p->cfg.media, op, m, &src->addr, natted, on_request_media, q, NULL) != 0)
-		on_request_media(q, 500);
+		on_request_media(q, 500, NULL, 0);
 }
 
 /* Where a URI's host:port points, as a next hop. */

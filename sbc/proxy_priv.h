@@ -14,6 +14,10 @@
 struct proxy_fork;
 
 struct proxy_branch {
+	/* The relay's SDP given to this branch's 2xx: its retransmissions get it again (never the
+	 * callee's own SDP, which would bypass the relay). malloc'd, NULL when none. */
+	char *relay_sdp;
+	size_t relay_sdp_len;
 	struct proxy_fork *fork;
 	struct txn *ct;	    /* NULL once terminated */
 	int status;	    /* last status received */

@@ -121,10 +121,16 @@ struct proxy_pending_resp {
 	struct sip_msg *m;
 };
 
-static void on_response_media(void *arg, int status)
+static void on_response_media(void *arg, int status, const char *relay_sdp, size_t len)
 {
 	struct proxy_pending_resp *q = arg;
 	struct proxy_fork *f = q->b->fork;
+
+	if (status == 0 && q->status >= 200 && relay_sdp != NULL && q->b->relay_sdp == NULL &&
+	    (q->b->relay_sdp = malloc(len)) != NULL) {
+		memcpy(q->b->relay_sdp, relay_sdp, len);
+		q->b->relay_sdp_len = len;
+	}
 
 	/* A response that already went out from the callee cannot be refused here: it goes on
 	 * unchanged when the dataplane failed (and the failure is counted and logged). */
@@ -173,6 +179,14 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 	const char *sdp;
 	size_t sdp_len;
 
+	/* A 2xx the callee sends again (its ACK was late) carries its own SDP: it gets the relay's
+	 * SDP of the first one, so media never bypasses the relay. */
+	if (m != NULL && status >= 200 && status < 300 && b->relay_sdp != NULL &&
+	    sipmsg_sdp(m, &sdp, &sdp_len)) {
+		sipmsg_set_sdp(m, b->relay_sdp, b->relay_sdp_len);
+		deliver(p, b, status, m);
+		return;
+	}
 	if (m != NULL && p->cfg.media != NULL && status < 300 && !f->final_sent &&
 	    (f->invite || sipmsg_method_is(f->req, "UPDATE")) && sipmsg_sdp(m, &sdp, &sdp_len)) {
 		/* The SDP of a 18x/2xx answers the request's offer, or is the offer itself when the
