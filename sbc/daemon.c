@@ -45,7 +45,7 @@ struct daemon {
 	struct ng_dataplane_cfg dps[NG_CLIENT_MAX_DATAPLANES];
 	size_t ndps;
 	int notify_fd;
-	struct loop_timer expire_timer, ka_timer;
+	struct loop_timer expire_timer, ka_timer, flush_timer;
 };
 
 /* The HA1 lookup the authenticator uses: the policy's users. */
@@ -244,6 +244,18 @@ static void on_hup(struct loop *lp, int signo, void *arg)
 	(void)signo;
 	if (reload(arg, err, sizeof(err)) != 0)
 		LOG_ERR("policy reload (SIGHUP) failed, keeping the running policy: %s", err);
+}
+
+/* Bindings are written in groups (sbc/regdb.c): one commit per 100 ms instead of one per
+ * REGISTER, so a burst of registrations does not stall the loop on the disk. */
+#define DAEMON_FLUSH_MS 100
+
+static void on_flush(struct loop *lp, void *arg)
+{
+	struct daemon *d = arg;
+
+	registrar_flush(d->reg);
+	loop_timer_start(lp, &d->flush_timer, DAEMON_FLUSH_MS);
 }
 
 static void on_expire(struct loop *lp, void *arg)
@@ -530,6 +542,8 @@ int daemon_run(const struct daemon_opts *o)
 	}
 	loop_timer_init(&d.ka_timer, on_keepalive, &d);
 	loop_timer_start(d.loop, &d.ka_timer, 1000);
+	loop_timer_init(&d.flush_timer, on_flush, &d);
+	loop_timer_start(d.loop, &d.flush_timer, DAEMON_FLUSH_MS);
 	loop_timer_init(&d.expire_timer, on_expire, &d);
 	loop_timer_start(d.loop, &d.expire_timer, DAEMON_EXPIRE_MS);
 	LOG_NOTICE("sbc-sip running (policy config_version %llu)",

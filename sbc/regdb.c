@@ -64,6 +64,7 @@ static const char *const stmt_sql[ST_COUNT_OF_STATEMENTS] = {
 struct regdb {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT_OF_STATEMENTS];
+	bool batch; /* an outer transaction is open; regdb_flush commits it */
 };
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t len, const char *fmt,
@@ -134,6 +135,7 @@ void regdb_close(struct regdb *r)
 {
 	if (r == NULL)
 		return;
+	regdb_flush(r);
 	for (int i = 0; i < ST_COUNT_OF_STATEMENTS; i++)
 		sqlite3_finalize(r->st[i]);
 	sqlite3_close(r->db);
@@ -160,9 +162,35 @@ static int exec(struct regdb *r, const char *sql)
 	return sqlite3_exec(r->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
-/* Each public change runs in a savepoint, so it is atomic alone and nests inside regdb_begin. */
+/* Changes are grouped: the first one opens a transaction that regdb_flush() commits, so a burst
+ * of registrations costs one commit (and its WAL writes) instead of one each. Every public
+ * change still runs in its own savepoint, atomic alone and nested inside regdb_begin. */
+static int batch_open(struct regdb *r)
+{
+	if (r->batch)
+		return 0;
+	if (exec(r, "BEGIN IMMEDIATE") < 0)
+		return -EIO;
+	r->batch = true;
+	return 0;
+}
+
+int regdb_flush(struct regdb *r)
+{
+	if (!r->batch)
+		return 0;
+	r->batch = false;
+	if (exec(r, "COMMIT") < 0) {
+		exec(r, "ROLLBACK");
+		return -EIO;
+	}
+	return 0;
+}
+
 static int op_begin(struct regdb *r)
 {
+	if (batch_open(r) < 0)
+		return -EIO;
 	return exec(r, "SAVEPOINT regdb_op");
 }
 
@@ -427,13 +455,15 @@ int regdb_conn_closed(struct regdb *r, uint64_t conn_id)
 
 int regdb_begin(struct regdb *r)
 {
-	return exec(r, "BEGIN IMMEDIATE");
+	if (batch_open(r) < 0)
+		return -EIO;
+	return exec(r, "SAVEPOINT regdb_group");
 }
 
 int regdb_commit(struct regdb *r)
 {
-	if (exec(r, "COMMIT") < 0) {
-		exec(r, "ROLLBACK");
+	if (exec(r, "RELEASE regdb_group") < 0) {
+		regdb_rollback(r);
 		return -EIO;
 	}
 	return 0;
@@ -441,5 +471,8 @@ int regdb_commit(struct regdb *r)
 
 int regdb_rollback(struct regdb *r)
 {
-	return exec(r, "ROLLBACK");
+	int rc = exec(r, "ROLLBACK TO regdb_group");
+
+	exec(r, "RELEASE regdb_group");
+	return rc;
 }

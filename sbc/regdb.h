@@ -93,6 +93,11 @@ int regdb_conn_closed(struct regdb *db, uint64_t conn_id);
  * (RFC 3261 §10.3 step 7: a failed update leaves no tentative bindings). Returns 0 or -EIO. */
 int regdb_begin(struct regdb *db);
 int regdb_commit(struct regdb *db);
+
+/* Makes every change so far durable: changes are grouped in one transaction until this is
+ * called (the daemon does it every 100 ms, and regdb_close does it), so a crash loses at most
+ * the last moments of registrations — phones register again. Returns 0 or -EIO. */
+int regdb_flush(struct regdb *db);
 int regdb_rollback(struct regdb *db);
 
 #endif

@@ -840,3 +840,10 @@ json_t *registrar_dump(struct registrar *r, uint64_t now_s)
 	}
 	return d.arr;
 }
+
+void registrar_flush(struct registrar *r)
+{
+	if (regdb_flush(r->db) != 0)
+		LOG_ERR("registrations: cannot write the database (%s): the last changes are lost",
+			regdb_errmsg(r->db));
+}

@@ -63,6 +63,9 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m, const struct 
 size_t registrar_lookup(struct registrar *r, const char *aor, uint64_t now_s,
 			struct registrar_target *out, size_t max);
 
+/* Writes the bindings changed since the last call to disk (see regdb_flush). */
+void registrar_flush(struct registrar *r);
+
 /* Removes expired bindings. Returns how many. */
 size_t registrar_expire(struct registrar *r, uint64_t now_s);
 
