@@ -129,8 +129,17 @@ class Dataplane:
 
     def wait_ready(self):
         deadline = time.monotonic() + 20
+        respawns = 3
         while True:
             if self.proc.poll() is not None:
+                # DPDK 22.11's net_af_packet derives its PACKET_FANOUT group id from its pid and
+                # the interface index; two dataplanes in one namespace can collide (EINVAL).
+                # Another pid means another group id: start it again.
+                log = open(self.log, errors="replace").read() if os.path.exists(self.log) else ""
+                if "PACKET_FANOUT" in log and respawns > 0:
+                    respawns -= 1
+                    self.spawn()
+                    continue
                 raise RuntimeError("sbc-dataplane %s exited with %d\n%s" % (
                     self.name, self.proc.returncode, nls.tail(self.log)))
             r = self.ng({"command": "ping"})
