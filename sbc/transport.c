@@ -318,3 +318,31 @@ void transport_stats_get(const struct transport *tp, struct transport_stats *out
 	*out = tp->stats;
 	out->conns_open = tp->nconns;
 }
+
+int transport_ep_watch(struct transport *tp, enum transport_kind kind, int fd, loop_fd_cb cb,
+		       struct transport_ep **out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct transport_ep *ep = transport_ep_new(tp, kind, fd);
+	int rc;
+
+	if (ep == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	transport_from_sockaddr(&ss, &ep->local);
+	rc = loop_fd_add(tp->lp, fd, EPOLLIN, cb, ep);
+	if (rc < 0)
+		goto fail;
+	*out = ep;
+	return 0;
+fail:
+	transport_ep_unlink(ep);
+	transport_ep_free(ep);
+	return rc;
+}

@@ -67,6 +67,11 @@ size_t transport_addr_bucket(const struct addr_port *ap);
 /* True when a message or connection from ip may pass the rate limiter. */
 bool transport_allow(struct transport *tp, const struct addr_ip *ip);
 void transport_to_sockaddr(const struct addr_port *ap, struct sockaddr_storage *ss, socklen_t *len);
+/* Makes an endpoint of bound socket fd (taking it: closed on failure), learns its local address
+ * and watches it for input with cb. Returns 0 with *out set, or -errno. */
+int transport_ep_watch(struct transport *tp, enum transport_kind kind, int fd, loop_fd_cb cb,
+		       struct transport_ep **out);
+
 void transport_from_sockaddr(const struct sockaddr_storage *ss, struct addr_port *ap);
 /* A non-blocking socket bound to local (IPv6-only for IPv6, SO_REUSEADDR for TCP). Returns the fd
  * or -errno. */

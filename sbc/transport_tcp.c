@@ -320,9 +320,6 @@ static void listener_readable(struct loop *lp, int fd, uint32_t events, void *ar
 int transport_tcp_listen(struct transport *tp, const struct addr_port *local,
 			 struct transport_ep **out)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct transport_ep *ep;
 	int fd = transport_bound_socket(local, SOCK_STREAM), rc;
 
 	if (fd < 0)
@@ -332,26 +329,7 @@ int transport_tcp_listen(struct transport *tp, const struct addr_port *local,
 		close(fd);
 		return rc;
 	}
-	ep = transport_ep_new(tp, TRANSPORT_KIND_TCP_LISTEN, fd);
-	if (ep == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		rc = -errno;
-		goto fail;
-	}
-	transport_from_sockaddr(&ss, &ep->local);
-	rc = loop_fd_add(tp->lp, fd, EPOLLIN, listener_readable, ep);
-	if (rc < 0)
-		goto fail;
-	*out = ep;
-	return 0;
-
-fail:
-	transport_ep_unlink(ep);
-	transport_ep_free(ep);
-	return rc;
+	return transport_ep_watch(tp, TRANSPORT_KIND_TCP_LISTEN, fd, listener_readable, out);
 }
 
 struct transport_ep *transport_tcp_find(const struct transport *tp, const struct addr_port *dst)

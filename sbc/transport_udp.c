@@ -62,10 +62,7 @@ static void udp_readable(struct loop *lp, int fd, uint32_t events, void *arg)
 int transport_udp_open(struct transport *tp, const struct addr_port *local,
 		       struct transport_ep **out)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct transport_ep *ep;
-	int fd = transport_bound_socket(local, SOCK_DGRAM), rc;
+	int fd = transport_bound_socket(local, SOCK_DGRAM);
 
 	if (fd < 0)
 		return fd;
@@ -77,26 +74,7 @@ int transport_udp_open(struct transport *tp, const struct addr_port *local,
 
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-	ep = transport_ep_new(tp, TRANSPORT_KIND_UDP, fd);
-	if (ep == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		rc = -errno;
-		goto fail;
-	}
-	transport_from_sockaddr(&ss, &ep->local);
-	rc = loop_fd_add(tp->lp, fd, EPOLLIN, udp_readable, ep);
-	if (rc < 0)
-		goto fail;
-	*out = ep;
-	return 0;
-
-fail:
-	transport_ep_unlink(ep);
-	transport_ep_free(ep);
-	return rc;
+	return transport_ep_watch(tp, TRANSPORT_KIND_UDP, fd, udp_readable, out);
 }
 
 int transport_udp_send(struct transport *tp, const struct addr_port *dst, uint64_t conn_id,
