@@ -327,7 +327,11 @@ static int worker_main(void *arg)
 		uint64_t tsc = rte_get_tsc_cycles();
 		unsigned n = worker_poll(slot->w, tsc / per_ms);
 
-		if (tsc - last_flush >= drain) {
+		/* Flush as soon as the rx queue is drained (a burst that was not full): at low
+		 * rates a packet leaves in the poll that received it instead of waiting up to
+		 * FLUSH_US for the buffer to fill; at high rates bursts fill and are sent whole
+		 * (af_packet pays one system call per flush, so batching adapts to the load). */
+		if (n < WORKER_BURST || tsc - last_flush >= drain) {
 			worker_flush(slot->w);
 			last_flush = tsc;
 		}
