@@ -27,6 +27,8 @@ struct media_req {
 	struct addr_port src;
 	bool natted;
 	bool retried;
+	bool keep_sdp;
+	char via_branch[128];
 };
 
 static int req_send(struct media_req *q);
@@ -63,7 +65,7 @@ static void on_reply(void *arg, const struct ng_reply *r)
 	}
 
 	if (r->status == NG_STATUS_OK && r->sdp != NULL) {
-		if (sipmsg_set_sdp(q->m, r->sdp, r->sdp_len) != 0)
+		if (!q->keep_sdp && sipmsg_set_sdp(q->m, r->sdp, r->sdp_len) != 0)
 			status = 500;
 	} else if (r->status == NG_STATUS_ERROR) {
 		/* RFC 3261 §21.4.26: the session description could not be accepted. */
@@ -101,21 +103,20 @@ static bool copy_str(char *dst, size_t cap, const char *s, size_t len)
 static int req_send(struct media_req *q)
 {
 	char call_id[256];
-	struct sip_via via;
 	const char *sdp, *cid;
 	size_t sdp_len, cid_len;
 
 	if (!sipmsg_sdp(q->m, &sdp, &sdp_len))
 		return -ENOENT;
 	cid = sipmsg_call_id(q->m, &cid_len);
-	if (!copy_str(call_id, sizeof(call_id), cid, cid_len) || sipmsg_via(q->m, 0, &via) != 0)
+	if (!copy_str(call_id, sizeof(call_id), cid, cid_len))
 		return -EINVAL;
 	struct ng_params p = {
 		.cmd = q->op == MEDIA_OFFER ? NG_CMD_OFFER : NG_CMD_ANSWER,
 		.call_id = call_id,
 		.from_tag = sipmsg_from_tag(q->m),
 		.to_tag = sipmsg_to_tag(q->m),
-		.via_branch = via.branch[0] != '\0' ? via.branch : NULL,
+		.via_branch = q->via_branch[0] != '\0' ? q->via_branch : NULL,
 		.sdp = sdp,
 		.sdp_len = sdp_len,
 		.received_from = &q->src.ip,
@@ -130,8 +131,9 @@ static int req_send(struct media_req *q)
 	return ng_client_request(q->md->ng, &p, on_reply, q, &q->id);
 }
 
-int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct addr_port *src,
-		 bool natted, media_cb cb, void *arg, struct media_req **req)
+int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct media_opts *o,
+		 const struct addr_port *src, bool natted, media_cb cb, void *arg,
+		 struct media_req **req)
 {
 	if (!sipmsg_sdp(m, &(const char *){0}, &(size_t){0}))
 		return -ENOENT;
@@ -139,8 +141,19 @@ int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const st
 
 	if (q == NULL)
 		return -ENOMEM;
-	*q = (struct media_req){
-		.md = md, .m = m, .cb = cb, .arg = arg, .op = op, .src = *src, .natted = natted};
+	*q = (struct media_req){.md = md,
+				.m = m,
+				.cb = cb,
+				.arg = arg,
+				.op = op,
+				.src = *src,
+				.natted = natted,
+				.keep_sdp = o != NULL && o->keep_sdp};
+	if (o != NULL && o->via_branch != NULL &&
+	    !copy_str(q->via_branch, sizeof(q->via_branch), o->via_branch, strlen(o->via_branch))) {
+		free(q);
+		return -EINVAL;
+	}
 	int rc = req_send(q);
 
 	if (rc != 0) {
@@ -173,6 +186,19 @@ void media_delete_call(struct media *md, const char *call_id, const char *from_t
 	struct ng_params p = {.cmd = NG_CMD_DELETE, .call_id = call_id, .from_tag = from_tag};
 
 	if (from_tag != NULL && ng_client_request(md->ng, &p, on_deleted, NULL, NULL) == 0)
+		md->deleted++;
+}
+
+void media_delete_branch(struct media *md, const char *call_id, const char *from_tag,
+			 const char *via_branch)
+{
+	struct ng_params p = {.cmd = NG_CMD_DELETE,
+			      .call_id = call_id,
+			      .from_tag = from_tag,
+			      .via_branch = via_branch};
+
+	if (from_tag != NULL && via_branch != NULL && via_branch[0] != '\0' &&
+	    ng_client_request(md->ng, &p, on_deleted, NULL, NULL) == 0)
 		md->deleted++;
 }
 
@@ -225,6 +251,7 @@ struct media_restore_req {
 	char call_id[256];
 	struct media_sdp answer;
 	char offer_tag[128];
+	char branch[40];
 };
 
 static void restore_answered(void *arg, const struct ng_reply *r)
@@ -243,6 +270,7 @@ static void restore_offered(void *arg, const struct ng_reply *r)
 			.call_id = q->call_id,
 			.from_tag = q->offer_tag,
 			.to_tag = q->answer.tag,
+			.via_branch = q->branch[0] != '\0' ? q->branch : NULL,
 			.sdp = q->answer.sdp,
 			.sdp_len = q->answer.len,
 			.received_from = &q->answer.src.ip,
@@ -270,6 +298,7 @@ void media_restore(struct media *md, const char *call_id, const struct media_sdp
 	q->md = md;
 	snprintf(q->call_id, sizeof(q->call_id), "%s", call_id);
 	snprintf(q->offer_tag, sizeof(q->offer_tag), "%s", offer->tag);
+	snprintf(q->branch, sizeof(q->branch), "%s", offer->branch);
 	q->answer = *answer;
 	q->answer.sdp = malloc(answer->len);
 	if (q->answer.sdp == NULL) {
@@ -282,6 +311,7 @@ void media_restore(struct media *md, const char *call_id, const struct media_sdp
 		.call_id = q->call_id,
 		.from_tag = offer->tag,
 		.to_tag = answer->tag,
+		.via_branch = q->branch[0] != '\0' ? q->branch : NULL,
 		.sdp = offer->sdp,
 		.sdp_len = offer->len,
 		.received_from = &offer->src.ip,

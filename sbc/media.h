@@ -18,7 +18,8 @@ struct media_req;
 struct media_sdp {
 	char *sdp; /* malloc'd, NULL when none */
 	size_t len;
-	char tag[128]; /* the sender's dialog tag */
+	char tag[128];	 /* the sender's dialog tag */
+	char branch[40]; /* the via-branch of the dataplane's record ("" when none) */
 	struct addr_port src;
 	bool natted;
 };
@@ -29,8 +30,8 @@ void media_sdp_capture(struct media_sdp *out, const struct sip_msg *m, const cha
 void media_sdp_clear(struct media_sdp *s);
 
 /* Puts back an earlier offer/answer exchange of call_id on its dataplane (a re-offer was
- * refused, RFC 3261 §14.1: the session stays as it was): the offer, then the answer. Fire and
- * forget. */
+ * refused, RFC 3261 §14.1: the session stays as it was): the offer, then the answer, both with
+ * the offer's via-branch. Fire and forget. */
 void media_restore(struct media *md, const char *call_id, const struct media_sdp *offer,
 		   const struct media_sdp *answer);
 
@@ -48,13 +49,25 @@ typedef void (*media_cb)(void *arg, int status, const char *relay_sdp, size_t re
 struct media *media_new(struct ng_client *ng);
 void media_free(struct media *md);
 
+/* How an engagement is sent and what it does to its message. */
+struct media_opts {
+	/* The via-branch sent: which of the call's records (one per forked branch) it is for. NULL
+	 * or "": none (the dataplane goes by the tags). */
+	const char *via_branch;
+	/* m is left as it is: the relay's SDP is only handed to cb (one offer per forked branch,
+	 * each branch getting its own). Otherwise m's SDP is replaced by the relay's. */
+	bool keep_sdp;
+};
+
 /* Sends an offer or answer for the SDP of m (which must stay alive until cb): call-id, from-tag,
- * to-tag, via-branch, the SDP, received-from = src, and the NAT verdict as a flag — natted:
+ * to-tag, o->via_branch, the SDP, received-from = src, and the NAT verdict as a flag — natted:
  * SIP-source-address (latch to where the SIP came from), else trust-address — with the origin and
- * session connection replaced and ICE candidates removed. Returns 0 (cb will be called, and *req
- * names the engagement until then) or -errno (cb will not). */
-int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct addr_port *src,
-		 bool natted, media_cb cb, void *arg, struct media_req **req);
+ * session connection replaced and ICE candidates removed. o may be NULL (no via-branch, m's SDP
+ * replaced). Returns 0 (cb will be called, and *req names the engagement until then) or -errno
+ * (cb will not). */
+int media_engage(struct media *md, enum media_op op, struct sip_msg *m, const struct media_opts *o,
+		 const struct addr_port *src, bool natted, media_cb cb, void *arg,
+		 struct media_req **req);
 
 /* Forgets an engagement whose owner goes away before cb: cb is not called. */
 void media_cancel(struct media *md, struct media_req *req);
@@ -64,6 +77,11 @@ void media_delete(struct media *md, const struct sip_msg *m);
 
 /* Releases call call_id (From tag from_tag) on its dataplane; fire and forget. */
 void media_delete_call(struct media *md, const char *call_id, const char *from_tag);
+
+/* Releases only the record of call call_id made for the offer with via-branch via_branch (a
+ * forked branch that lost); the call's other records stay. Fire and forget. */
+void media_delete_branch(struct media *md, const char *call_id, const char *from_tag,
+			 const char *via_branch);
 
 /* Counters for the control socket. */
 uint64_t media_engaged(const struct media *md);

@@ -166,7 +166,8 @@ static void test_engage(void **state)
 	struct sip_msg *m = make_invite();
 
 	done_status = -1;
-	assert_int_equal(media_engage(md, MEDIA_OFFER, m, &src, true, on_done, NULL, NULL), 0);
+	assert_int_equal(media_engage(md, MEDIA_OFFER, m, NULL, &src, true, on_done, NULL, NULL),
+			 0);
 	run_until_done(lp, &f, "ok");
 	assert_int_equal(done_status, 0);
 	assert_string_equal(f.last_flags, "SIP-source-address");
@@ -182,7 +183,8 @@ static void test_engage(void **state)
 	/* A directly reachable one: trust its SDP; a refusal means 488 upstream. */
 	m = make_invite();
 	done_status = -1;
-	assert_int_equal(media_engage(md, MEDIA_ANSWER, m, &src, false, on_done, NULL, NULL), 0);
+	assert_int_equal(media_engage(md, MEDIA_ANSWER, m, NULL, &src, false, on_done, NULL, NULL),
+			 0);
 	run_until_done(lp, &f, "error");
 	assert_int_equal(done_status, 488);
 	assert_string_equal(f.last_flags, "trust-address");
@@ -190,7 +192,8 @@ static void test_engage(void **state)
 	/* A dataplane that never answers: 500, and nothing is left behind. */
 	m = make_invite();
 	done_status = -1;
-	assert_int_equal(media_engage(md, MEDIA_OFFER, m, &src, true, on_done, NULL, NULL), 0);
+	assert_int_equal(media_engage(md, MEDIA_OFFER, m, NULL, &src, true, on_done, NULL, NULL),
+			 0);
 	run_until_done(lp, &f, NULL);
 	assert_int_equal(done_status, 500);
 	assert_int_equal(media_engaged(md), 1);
@@ -204,7 +207,7 @@ static void test_engage(void **state)
 	struct sip_error err;
 
 	m = sipmsg_parse(bye, strlen(bye), SIP_TRANSPORT_UDP, &err);
-	assert_int_equal(media_engage(md, MEDIA_OFFER, m, &src, true, on_done, NULL, NULL),
+	assert_int_equal(media_engage(md, MEDIA_OFFER, m, NULL, &src, true, on_done, NULL, NULL),
 			 -ENOENT);
 	media_delete(md, m);
 	sipmsg_free(m);

@@ -70,6 +70,7 @@ struct ng_req {
 	uint64_t id;
 	int dp;
 	enum ng_cmd cmd;
+	bool partial; /* a delete of one branch (via-branch): the call stays tied */
 	struct loop_timer timer;
 	uint64_t deadline_ms;
 	uint32_t interval_ms; /* until the next retransmission */
@@ -335,7 +336,8 @@ static void req_finish(struct ng_req *r, struct ng_reply *rep)
 		struct ng_call *e = call_find(c, r->call_id);
 
 		if (r->cmd == NG_CMD_DELETE) {
-			call_remove(c, r->call_id);
+			if (!r->partial)
+				call_remove(c, r->call_id);
 		} else if (e != NULL && e->dp == r->dp) {
 			if (rep->status == NG_STATUS_OK)
 				e->confirmed = true;
@@ -413,6 +415,7 @@ static int req_submit(struct ng_client *c, int dp, const struct ng_params *p, ng
 	r->c = c;
 	r->dp = dp;
 	r->cmd = p->cmd;
+	r->partial = p->cmd == NG_CMD_DELETE && p->via_branch != NULL;
 	r->cb = cb;
 	r->arg = arg;
 	r->interval_ms = c->cfg.retrans_ms;
@@ -489,7 +492,7 @@ int ng_client_cancel(struct ng_client *c, uint64_t id)
 	/* A cancelled offer stays tied: the dataplane may have executed it already, so the delete
 	 * that normally follows must go there. A cancelled delete still unties the call, the owner
 	 * wanted it gone. */
-	if (r->call_id != NULL && r->cmd == NG_CMD_DELETE)
+	if (r->call_id != NULL && r->cmd == NG_CMD_DELETE && !r->partial)
 		call_remove(c, r->call_id);
 	free(r);
 	return 0;

@@ -201,18 +201,21 @@ int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm)
 /* --- forwarding ----------------------------------------------------------------------------- */
 
 /* Sends the request of f (with its common edits) to each target as its own client transaction:
- * our Via with a new branch on top (RFC 3261 §16.6 step 8), the target's Request-URI. */
+ * our Via with the target's branch (or a new one) on top (RFC 3261 §16.6 step 8), the target's
+ * Request-URI, and the relay's SDP made for it. */
 static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
 {
 	size_t started = 0;
 
 	for (size_t i = 0; i < n && f->nbranches < PROXY_MAX_BRANCHES; i++) {
 		const struct addr_port *self = proxy_self_for(p, t[i].dst.addr.ip.family);
-		char branch[64], via[256], ip[ADDR_STRLEN];
+		char branch[PROXY_BRANCH_LEN], via[256], ip[ADDR_STRLEN];
 		struct txn_msg tm;
 		size_t len;
 
-		if (txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
+		if (t[i].branch[0] != '\0')
+			snprintf(branch, sizeof(branch), "%s", t[i].branch);
+		else if (txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
 			continue;
 		addr_port_format(self, ip, sizeof(ip));
 		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
@@ -220,7 +223,8 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 		unsigned int mark = sipmsg_edit_mark(f->req);
 
 		if (sipmsg_push_via(f->req, via) != 0 ||
-		    (t[i].uri[0] != '\0' && sipmsg_set_ruri(f->req, t[i].uri) != 0)) {
+		    (t[i].uri[0] != '\0' && sipmsg_set_ruri(f->req, t[i].uri) != 0) ||
+		    (t[i].sdp != NULL && sipmsg_set_sdp(f->req, t[i].sdp, t[i].sdp_len) != 0)) {
 			sipmsg_edit_rollback(f->req, mark);
 			continue;
 		}
@@ -237,6 +241,8 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 
 		memset(b, 0, sizeof(*b));
 		b->fork = f;
+		snprintf(b->branch, sizeof(b->branch), "%s", branch);
+		b->media = t[i].media;
 		b->ct = txn_client_new(p->tl, &tm, buf, len, &t[i].dst);
 		free(buf);
 		if (b->ct == NULL) {
@@ -274,10 +280,29 @@ struct sip_msg *proxy_take_current(struct proxy *p)
 	return m;
 }
 
-/* Forwards m (owned: kept by the fork or freed here) to the targets. Returns the fork, or NULL
- * for a stateless ACK or when nothing could be forwarded. */
-static struct proxy_fork *forward(struct proxy *p, struct txn *st, struct sip_msg *m,
-				  const struct target *t, size_t n)
+/* True for an INVITE that opens a dialog (no To tag) with an SDP offer. */
+static bool initial_offer(const struct sip_msg *m)
+{
+	return sipmsg_method_is(m, "INVITE") && sipmsg_to_tag(m) == NULL &&
+	       sipmsg_sdp(m, &(const char *){0}, &(size_t){0});
+}
+
+/* Starts the branches of fork f; nowhere reachable means 503 upstream (RFC 3261 §16.9). */
+static void fork_start(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
+{
+	if (fork_out(p, f, t, n) == 0)
+		return;
+	if (f->st != NULL)
+		proxy_reply(p, f->st, f->req, NULL, 503, NULL);
+	f->final_sent = true;
+	if (f->invite && p->cfg.media != NULL && initial_offer(f->req))
+		media_delete(p->cfg.media, f->req);
+	proxy_fork_maybe_free(f);
+}
+
+/* Forwards m (owned: kept by the fork or freed here) to the targets. */
+static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const struct target *t,
+		    size_t n)
 {
 	struct proxy_fork *f;
 
@@ -300,65 +325,138 @@ static struct proxy_fork *forward(struct proxy *p, struct txn *st, struct sip_ms
 			p->st.forwarded++;
 		}
 		sipmsg_free(m);
-		return NULL;
+		return;
 	}
 	f = fork_new(p, st, m);
 	if (f == NULL) {
 		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);
-		return NULL;
+		return;
 	}
-	if (fork_out(p, f, t, n) != 0) {
-		/* RFC 3261 §16.9: nowhere reachable means 503 upstream. */
-		proxy_reply(p, st, f->req, NULL, 503, NULL);
-		f->final_sent = true;
-		if (f->invite && p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL &&
-		    sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0}))
-			media_delete(p->cfg.media, f->req);
-		return NULL;
-	}
-	return f;
+	fork_start(p, f, t, n);
 }
 
-/* A request waiting for the dataplane's answer to its SDP before it is forwarded. */
-struct proxy_pending {
+/* An ACK with SDP waiting for the dataplane before it is forwarded (it cannot be refused: it goes
+ * on with whatever SDP it has). */
+struct proxy_pending_ack {
 	struct proxy *p;
-	struct txn *st;
 	struct sip_msg *m;
-	size_t n;
-	struct media_sdp offer; /* as the sender wrote it */
-	struct target t[PROXY_MAX_BRANCHES];
+	struct target t;
 };
 
-static void on_request_media(void *arg, int status, const char *relay_sdp, size_t len)
+static void on_ack_media(void *arg, int status, const char *relay_sdp, size_t len)
 {
-	struct proxy_pending *q = arg;
-	struct proxy *p = q->p;
+	struct proxy_pending_ack *q = arg;
 
+	(void)status;
 	(void)relay_sdp;
 	(void)len;
-
-	if (status == 0 || q->st == NULL) {
-		/* An ACK cannot be refused: it goes on with whatever SDP it has. */
-		struct proxy_fork *f = forward(p, q->st, q->m, q->t, q->n);
-
-		if (f != NULL) {
-			f->offer = q->offer; /* ownership moves to the fork */
-			memset(&q->offer, 0, sizeof(q->offer));
-		}
-	} else {
-		proxy_reply(p, q->st, q->m, NULL, status, NULL);
-		/* A refused re-offer leaves the established call's media alone. */
-		if (sipmsg_to_tag(q->m) == NULL)
-			media_delete(p->cfg.media, q->m);
-		sipmsg_free(q->m);
-	}
-	media_sdp_clear(&q->offer);
+	forward(q->p, NULL, q->m, &q->t, 1);
 	free(q);
 }
 
+/* One engagement of a request's SDP: per branch for a forked initial INVITE. */
+struct proxy_offer_leg {
+	struct proxy_fork *f;
+	struct media_req *req; /* NULL once answered */
+	int status;	       /* -1 while waiting, then media_cb's status */
+	char *sdp;	       /* the relay's SDP, malloc'd */
+	size_t len;
+};
+
+/* A request's SDP at the dataplane: where it goes once the dataplane answered. */
+struct proxy_offers {
+	size_t n;    /* targets */
+	size_t nreq; /* engagements: one per target for an initial INVITE, else one for all */
+	size_t waiting;
+	struct target t[PROXY_MAX_BRANCHES];
+	struct proxy_offer_leg leg[PROXY_MAX_BRANCHES];
+};
+
+static void offers_free(struct proxy_offers *o)
+{
+	for (size_t i = 0; i < o->nreq; i++)
+		free(o->leg[i].sdp);
+	free(o);
+}
+
+/* Every engagement of f's request is answered: forward to the targets whose SDP the dataplane
+ * took, or answer upstream when none (or when the INVITE was cancelled meanwhile). */
+static void offers_done(struct proxy *p, struct proxy_fork *f)
+{
+	struct proxy_offers *o = f->offers;
+	bool initial = initial_offer(f->req);
+
+	f->offers = NULL;
+	if (f->final_sent) {
+		/* A CANCEL came while the dataplane had the offer (RFC 3261 §9.2: 487 went up
+		 * already): nothing is forwarded, and what the dataplane made is released. */
+		if (initial)
+			media_delete(p->cfg.media, f->req);
+		else if (sipmsg_to_tag(f->req) != NULL && f->offer.sdp != NULL)
+			proxy_restore_media(p, f);
+		offers_free(o);
+		proxy_fork_maybe_free(f);
+		return;
+	}
+	struct target t[PROXY_MAX_BRANCHES];
+	size_t n = 0;
+	int failure = 0;
+
+	for (size_t i = 0; i < o->n; i++) {
+		const struct proxy_offer_leg *l = &o->leg[o->nreq == o->n ? i : 0];
+
+		if (l->status != 0) {
+			/* Refused for this branch: it is not tried (488 wins over 500). */
+			if (failure != 488)
+				failure = l->status;
+			continue;
+		}
+		t[n] = o->t[i];
+		t[n].sdp = l->sdp;
+		t[n].sdp_len = l->len;
+		t[n].media = initial;
+		n++;
+	}
+	if (n == 0) {
+		if (f->st != NULL)
+			proxy_reply(p, f->st, f->req, NULL, failure != 0 ? failure : 500, NULL);
+		f->final_sent = true;
+		/* A refused re-offer leaves the established call's media alone. */
+		if (sipmsg_to_tag(f->req) == NULL)
+			media_delete(p->cfg.media, f->req);
+		offers_free(o);
+		proxy_fork_maybe_free(f);
+		return;
+	}
+	fork_start(p, f, t, n); /* the targets point into o until it returns */
+	offers_free(o);
+}
+
+static void on_offer_leg(void *arg, int status, const char *relay_sdp, size_t len)
+{
+	struct proxy_offer_leg *l = arg;
+	struct proxy_fork *f = l->f;
+
+	l->req = NULL;
+	l->status = status;
+	if (status == 0) {
+		l->sdp = malloc(len);
+		if (l->sdp == NULL)
+			l->status = 500;
+		else
+			memcpy(l->sdp, relay_sdp, len);
+		l->len = len;
+	}
+	f->media_pending--;
+	if (--f->offers->waiting == 0)
+		offers_done(f->p, f);
+}
+
 /* Forwards the current message, first through the dataplane when it carries SDP that opens or
- * changes a session (RFC 3264 offer/answer in INVITE, re-INVITE, UPDATE, PRACK, ACK). */
+ * changes a session (RFC 3264 offer/answer in INVITE, re-INVITE, UPDATE, PRACK, ACK). An initial
+ * INVITE that forks gets one offer per branch, each with the branch's via-branch, and each
+ * branch its own relay SDP. */
 static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *src, bool natted,
 		      const struct target *t, size_t n)
 {
@@ -374,22 +472,70 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 		forward(p, st, m, t, n);
 		return;
 	}
-	struct proxy_pending *q = calloc(1, sizeof(*q));
+	const char *dialog_branch = sipmsg_to_tag(m) != NULL ? proxy_dialog_branch(p, m) : NULL;
 
-	if (q == NULL) {
-		forward(p, st, m, t, n);
+	if (st == NULL) {
+		/* An ACK with SDP answers the offer of a 2xx (late offer). */
+		struct proxy_pending_ack *q = calloc(1, sizeof(*q));
+		struct media_opts mo = {.via_branch = dialog_branch};
+
+		if (q == NULL) {
+			forward(p, st, m, t, 1);
+			return;
+		}
+		*q = (struct proxy_pending_ack){.p = p, .m = m, .t = t[0]};
+		if (media_engage(p->cfg.media, MEDIA_ANSWER, m, &mo, &src->addr, natted,
+				 on_ack_media, q, NULL) != 0)
+			on_ack_media(q, 500, NULL, 0);
 		return;
 	}
-	*q = (struct proxy_pending){.p = p, .st = st, .m = m, .n = n};
-	memcpy(q->t, t, n * sizeof(t[0]));
-	/* An ACK or PRACK with SDP answers the offer of a 2xx / reliable 18x (late offer). */
-	enum media_op op = sipmsg_method_is(m, "ACK") || sipmsg_method_is(m, "PRACK") ? MEDIA_ANSWER
-										      : MEDIA_OFFER;
+	struct proxy_fork *f = fork_new(p, st, m);
+	struct proxy_offers *o = f != NULL ? calloc(1, sizeof(*o)) : NULL;
 
-	if (op == MEDIA_OFFER)
-		media_sdp_capture(&q->offer, m, sipmsg_from_tag(m), &src->addr, natted);
-	if (media_engage(p->cfg.media, op, m, &src->addr, natted, on_request_media, q, NULL) != 0)
-		on_request_media(q, 500, NULL, 0);
+	if (o == NULL) {
+		if (f != NULL)
+			txn_set_user(st, NULL);
+		free(f);
+		proxy_reply(p, st, m, NULL, 500, NULL);
+		sipmsg_free(m);
+		return;
+	}
+	bool initial = initial_offer(m);
+	/* A PRACK with SDP answers the offer of a reliable 18x. */
+	enum media_op op = sipmsg_method_is(m, "PRACK") ? MEDIA_ANSWER : MEDIA_OFFER;
+
+	o->n = n;
+	o->nreq = initial ? n : 1;
+	o->waiting = o->nreq;
+	for (size_t i = 0; i < n; i++) {
+		o->t[i] = t[i];
+		if (initial)
+			txn_make_branch(p->tl, o->t[i].branch, sizeof(o->t[i].branch));
+	}
+	for (size_t i = 0; i < o->nreq; i++)
+		o->leg[i] = (struct proxy_offer_leg){.f = f, .status = -1};
+	f->offers = o;
+	f->media_pending += (unsigned int)o->nreq;
+	if (op == MEDIA_OFFER) {
+		media_sdp_capture(&f->offer, m, sipmsg_from_tag(m), &src->addr, natted);
+		if (dialog_branch != NULL)
+			snprintf(f->offer.branch, sizeof(f->offer.branch), "%s", dialog_branch);
+	}
+	size_t nreq = o->nreq;
+
+	for (size_t i = 0; i < nreq; i++) {
+		struct proxy_offer_leg *l = &o->leg[i];
+		struct media_opts mo = {
+			.via_branch = initial ? o->t[i].branch : dialog_branch,
+			.keep_sdp = true,
+		};
+
+		if (media_engage(p->cfg.media, op, m, &mo, &src->addr, natted, on_offer_leg, l,
+				 &l->req) != 0) {
+			l->req = NULL;
+			on_offer_leg(l, 500, NULL, 0); /* may finish (and free) o and f */
+		}
+	}
 }
 
 /* Where a URI's host:port points, as a next hop. */
@@ -443,10 +589,20 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 		return;
 	}
 	proxy_reply(p, st, m, NULL, 200, NULL);
-	if (p->cfg.media != NULL)
-		media_delete(p->cfg.media, m);
 	struct proxy_fork *f = txn_user(inv);
 
+	if (f->offers != NULL) {
+		/* The INVITE waits for the dataplane and went nowhere yet: it ends here with 487
+		 * (RFC 3261 §9.2) and is never forwarded; its media goes when the dataplane has
+		 * answered (offers_done), so no relay session outlives it. */
+		if (f->invite && !f->final_sent && f->st != NULL) {
+			proxy_reply(p, f->st, f->req, NULL, 487, NULL);
+			f->final_sent = true;
+		}
+		return;
+	}
+	if (p->cfg.media != NULL && sipmsg_to_tag(m) == NULL)
+		media_delete(p->cfg.media, m);
 	for (size_t i = 0; i < f->nbranches; i++) {
 		struct proxy_branch *b = &f->branches[i];
 

@@ -237,3 +237,14 @@ void proxy_restore_media(struct proxy *p, struct proxy_fork *f)
 	LOG_INFO("call %s: re-offer refused, restoring its media", d->call_id);
 	media_restore(p->cfg.media, d->call_id, &d->last_offer, &d->last_answer);
 }
+
+const char *proxy_dialog_branch(struct proxy *p, const struct sip_msg *m)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	struct dialog *d = dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	if (d == NULL || d->last_offer.branch[0] == '\0')
+		return NULL;
+	return d->last_offer.branch;
+}

@@ -11,9 +11,14 @@
 /* Parallel forking to more contacts than this is cut (RFC 3261 §16.6 leaves the bound to us). */
 #define PROXY_MAX_BRANCHES 8
 
+/* Enough for the branches txn_make_branch makes. */
+#define PROXY_BRANCH_LEN 40
+
 struct proxy_fork;
+struct proxy_offers;
 
 struct proxy_branch {
+	char branch[PROXY_BRANCH_LEN]; /* the branch of our Via: the via-branch of its media */
 	/* The relay's SDP given to this branch's 2xx: its retransmissions get it again (never the
 	 * callee's own SDP, which would bypass the relay). malloc'd, NULL when none. */
 	char *relay_sdp;
@@ -23,7 +28,8 @@ struct proxy_branch {
 	int status;	    /* last status received */
 	bool cancel_wanted; /* cancel as soon as a provisional arrives (RFC 3261 §9.1) */
 	bool cancelled;
-	bool done; /* a final response arrived */
+	bool done;  /* a final response arrived */
+	bool media; /* the dataplane holds a record for this branch (its via-branch) */
 };
 
 /* One request being proxied: its server transaction and its client branches. */
@@ -33,7 +39,12 @@ struct proxy_fork {
 	struct sip_msg *req; /* the request as received, with the common edits */
 	bool invite;
 	bool final_sent;
-	unsigned int media_pending; /* responses waiting for the dataplane */
+	bool media_won; /* a 2xx chose the branch whose media stays; the others' are released */
+	unsigned int
+		media_pending; /* engagements (request or responses) waiting for the dataplane */
+	/* The request's own SDP at the dataplane (one offer per branch of an initial INVITE, one
+	 * engagement otherwise) before anything is forwarded; NULL once it is through. */
+	struct proxy_offers *offers;
 	/* The offer and answer as their senders wrote them (before the relay's SDP replaced them),
 	 * with where they came from: what a refused re-offer restores (media_restore). */
 	struct media_sdp offer, answer;
@@ -65,6 +76,10 @@ struct proxy {
 struct target {
 	char uri[512]; /* new Request-URI, empty: keep */
 	struct txn_peer dst;
+	char branch[PROXY_BRANCH_LEN]; /* our Via's branch for it, empty: make one */
+	const char *sdp;	       /* the relay's SDP for it, NULL: keep the request's */
+	size_t sdp_len;
+	bool media; /* the dataplane holds a record for its via-branch */
 };
 
 /* Internal functions (loop thread only), defined where named: proxy.c unless said. */
@@ -90,6 +105,11 @@ void proxy_note_cseq(struct proxy *p, const struct sip_msg *m);
 void proxy_note_media(struct proxy *p, struct proxy_fork *f, const struct sip_msg *resp);
 /* proxy_dialog.c: re-INVITE/UPDATE f was refused: put the last accepted media back. */
 void proxy_restore_media(struct proxy *p, struct proxy_fork *f);
+/* proxy_dialog.c: the via-branch of the record of the dialog of in-dialog message m at the
+ * dataplane (the branch that won its INVITE), or NULL when unknown. */
+const char *proxy_dialog_branch(struct proxy *p, const struct sip_msg *m);
+/* proxy_response.c: the via-branch for the SDP of a response on branch b of f. */
+const char *proxy_media_branch(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b);
 /* proxy_dialog.c: an in-dialog offer or answer went through: is the call on hold now? */
 void proxy_note_sdp(struct proxy *p, const struct sip_msg *m);
 /* proxy_response.c: the transaction layer's response upcall. */

@@ -50,6 +50,43 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 		proxy_restore_media(p, f);
 }
 
+const char *proxy_media_branch(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b)
+{
+	/* An initial INVITE's media has one record per branch; later exchanges go to the record
+	 * of the branch that won. */
+	if (sipmsg_to_tag(f->req) == NULL)
+		return b->branch;
+	return proxy_dialog_branch(p, f->req);
+}
+
+/* The first 2xx to an initial INVITE on branch b: the dataplane records the other branches'
+ * offers made are released (their CANCELs follow). */
+static void release_losers(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *b)
+{
+	char call_id[256];
+	size_t clen;
+	const char *cid = sipmsg_call_id(f->req, &clen);
+
+	if (f->media_won || p->cfg.media == NULL || sipmsg_to_tag(f->req) != NULL)
+		return;
+	f->media_won = true;
+	if (clen >= sizeof(call_id))
+		return;
+	memcpy(call_id, cid, clen);
+	call_id[clen] = '\0';
+	for (size_t i = 0; i < f->nbranches; i++) {
+		struct proxy_branch *o = &f->branches[i];
+
+		if (o == b || !o->media)
+			continue;
+		media_delete_branch(p->cfg.media, call_id, sipmsg_from_tag(f->req), o->branch);
+		o->media = false;
+	}
+	/* What a refused re-offer restores goes to the winner's record. */
+	snprintf(f->offer.branch, sizeof(f->offer.branch), "%s", b->branch);
+	snprintf(f->answer.branch, sizeof(f->answer.branch), "%s", b->branch);
+}
+
 /* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
 static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct sip_msg *m)
 {
@@ -67,6 +104,8 @@ static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct 
 			send_upstream(f, status, out, olen);
 	} else if (status < 300) {
 		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
+		if (f->invite)
+			release_losers(p, f, b);
 		if (out != NULL) {
 			send_upstream(f, status, out, olen);
 			if (f->invite && m != NULL) {
@@ -119,6 +158,7 @@ struct proxy_pending_resp {
 	struct proxy_branch *b;
 	int status;
 	struct sip_msg *m;
+	bool offer; /* the response's SDP is the offer (the request had none) */
 };
 
 static void on_response_media(void *arg, int status, const char *relay_sdp, size_t len)
@@ -132,9 +172,11 @@ static void on_response_media(void *arg, int status, const char *relay_sdp, size
 		q->b->relay_sdp_len = len;
 	}
 
+	/* An offer in a response to an initial INVITE made a record for this branch. */
+	if (status == 0 && q->offer && sipmsg_to_tag(f->req) == NULL)
+		q->b->media = true;
 	/* A response that already went out from the callee cannot be refused here: it goes on
 	 * unchanged when the dataplane failed (and the failure is counted and logged). */
-	(void)status;
 	f->media_pending--;
 	proxy_note_sdp(q->p, q->m); /* an in-dialog answer: hold or resume */
 	deliver(q->p, q->b, q->status, q->m);
@@ -198,10 +240,13 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 			if (op == MEDIA_ANSWER && status < 300)
 				media_sdp_capture(&f->answer, m, sipmsg_to_tag(m), &p->cur_src.addr,
 						  fx.natted != 0);
-			*q = (struct proxy_pending_resp){p, b, status, proxy_take_current(p)};
+			struct media_opts mo = {.via_branch = proxy_media_branch(p, f, b)};
+
+			*q = (struct proxy_pending_resp){p, b, status, proxy_take_current(p),
+							 op == MEDIA_OFFER};
 			f->media_pending++;
-			if (media_engage(p->cfg.media, op, q->m, &p->cur_src.addr, fx.natted != 0,
-					 on_response_media, q, NULL) == 0)
+			if (media_engage(p->cfg.media, op, q->m, &mo, &p->cur_src.addr,
+					 fx.natted != 0, on_response_media, q, NULL) == 0)
 				return;
 			f->media_pending--;
 			m = q->m;
