@@ -28,6 +28,10 @@ struct sip_msg {
 	struct sipscan sc; /* large: kept last */
 };
 
+/* Parses "host" (maybe "[v6]") and an optional decimal port string into out (sipmsg.c). Returns
+ * 0 or -EINVAL. */
+int sipmsg_fill_host(const char *host, const char *port, struct sip_host *out);
+
 /* Finds the value span of Contact element idx across all Contact headers. */
 bool sipmsg_contact_elem(const struct sip_msg *m, unsigned int idx, size_t *off, size_t *len);
 
