@@ -162,9 +162,10 @@ static void op_media_timeout(void *arg, const struct ng_call *call, uint64_t idl
 	LOG_NOTICE("call %s: no media for %llu ms", call->call_id, (unsigned long long)idle_ms);
 	if (c->notify_fd < 0)
 		return;
-	o = json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:I}", "event", "media-timeout", "call-id",
-		      call->call_id, "from-tag", call->tag[0], "to-tag", call->tag[1], "idle-ms",
-		      (json_int_t)idle_ms, "created", (json_int_t)call->created_unix);
+	o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:I}", "event", "media-timeout", "call-id",
+		      call->call_id, "from-tag", call->tag[0], "to-tag", call->tag[1], "via-branch",
+		      ng_call_branch(call), "idle-ms", (json_int_t)idle_ms, "created",
+		      (json_int_t)call->created_unix);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	if (s && send(c->notify_fd, s, strlen(s), 0) >= 0)
 		c->timeouts_sent++;
@@ -433,10 +434,11 @@ static json_t *ctl_sessions(struct control *c)
 				streams, json_pack("{s:s, s:i, s:o}", "type", st->type, "worker",
 						   (int)st->ports.worker, "legs", legs));
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:I, s:b, s:b, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:s?, s:I, s:b, s:b, s:o}",
 						     "call-id", call->call_id, "from-tag",
 						     call->tag[0], "to-tag", call->tag[1],
-						     "created", (json_int_t)call->created_unix,
+						     "via-branch", ng_call_branch(call), "created",
+						     (json_int_t)call->created_unix,
 						     "media-timeout", call->timed_out, "deleting",
 						     call->delete_at_ms != 0, "streams", streams));
 	}

@@ -6,12 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* struct ng_call.bits */
+#define B_TAG_HEAP(i)  (1u << (i)) /* tag[i] did not fit its room and is malloc'd */
+#define B_BRANCH       (1u << 2)   /* a via-branch follows tag[1]'s room in str[] */
+#define B_STAGED       (1u << 3)   /* a staged re-offer is in the store's side table */
+
+#define STAGED_BUCKETS 64
+
+/* A staged re-offer: rare and short-lived, so kept in a small side table instead of the record. */
+struct staged_node {
+	struct staged_node *next;
+	struct ng_call *call;
+	struct ng_call_staged s;
+};
+
 struct ng_calls {
 	unsigned mask;
-	unsigned count;
+	unsigned count, callids;
 	uint64_t total;
 	struct ng_call *head, *tail;
 	struct ng_call **by_pair; /* [32768]: a port pair (RTP even, RTCP odd) -> its call */
+	struct staged_node *staged[STAGED_BUCKETS];
 	struct ng_call *bucket[];
 };
 
@@ -87,7 +102,7 @@ struct ng_calls *ng_calls_new(unsigned buckets)
 static void call_free(struct ng_call *c)
 {
 	for (unsigned i = 0; i < 2; i++)
-		if (c->tag_heap & (1u << i))
+		if (c->bits & B_TAG_HEAP(i))
 			free(c->tag[i]);
 	if (c->streams != &c->first)
 		free(c->streams);
@@ -104,16 +119,41 @@ void ng_calls_free(struct ng_calls *cs)
 		n = c->next;
 		call_free(c);
 	}
+	for (unsigned b = 0; b < STAGED_BUCKETS; b++) {
+		struct staged_node *s, *sn;
+
+		for (s = cs->staged[b]; s; s = sn) {
+			sn = s->next;
+			free(s);
+		}
+	}
 	free(cs->by_pair);
 	free(cs);
 }
 
+static bool id_is(const struct ng_call *c, const char *id, size_t len)
+{
+	return strlen(c->call_id) == len && memcmp(c->call_id, id, len) == 0;
+}
+
+/* Records are pushed at the front of their bucket: the newest of a call-id comes first. */
 struct ng_call *ng_calls_find(const struct ng_calls *cs, const char *id, size_t len)
 {
 	struct ng_call *c = cs->bucket[hash(id, len) & cs->mask];
 
 	for (; c; c = c->hnext)
-		if (strlen(c->call_id) == len && memcmp(c->call_id, id, len) == 0)
+		if (id_is(c, id, len))
+			return c;
+	return NULL;
+}
+
+struct ng_call *ng_calls_find_next(const struct ng_call *call)
+{
+	size_t len = strlen(call->call_id);
+	struct ng_call *c = call->hnext;
+
+	for (; c; c = c->hnext)
+		if (id_is(c, call->call_id, len))
 			return c;
 	return NULL;
 }
@@ -134,17 +174,22 @@ static char *dup_n(const char *s, size_t len)
 #define TAG_ROOM_MIN 16
 
 struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
-			     const char *from_tag, size_t tag_len, uint64_t now_ms,
-			     int64_t now_unix)
+			     const char *from_tag, size_t tag_len, const char *branch,
+			     size_t branch_len, uint64_t now_ms, int64_t now_unix)
 {
 	size_t room0 = tag_len + 1 > UINT8_MAX ? 0 : tag_len + 1;
 	size_t room1 = room0 > TAG_ROOM_MIN ? room0 : TAG_ROOM_MIN;
+	size_t broom = branch_len ? branch_len + 1 : 0;
 	struct ng_call *c;
 	uint32_t b;
 
-	c = calloc(1, offsetof(struct ng_call, str) + id_len + 1 + room0 + room1);
+	c = calloc(1, offsetof(struct ng_call, str) + id_len + 1 + room0 + room1 + broom);
 	if (!c)
 		return NULL;
+	if (broom) {
+		memcpy(c->str + id_len + 1 + room0 + room1, branch, branch_len);
+		c->bits = B_BRANCH;
+	}
 	c->call_id = c->str;
 	memcpy(c->call_id, id, id_len);
 	c->tag_room[0] = (uint8_t)room0;
@@ -156,7 +201,7 @@ struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
 		memcpy(c->tag[0], from_tag, tag_len);
 	} else {
 		c->tag[0] = dup_n(from_tag, tag_len);
-		c->tag_heap = 1;
+		c->bits |= B_TAG_HEAP(0);
 		if (!c->tag[0]) {
 			free(c);
 			errno = ENOMEM;
@@ -165,6 +210,8 @@ struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
 	}
 	c->last_signal_ms = now_ms;
 	c->created_unix = now_unix > 0 && now_unix <= UINT32_MAX ? (uint32_t)now_unix : 0;
+	if (!ng_calls_find(cs, id, id_len))
+		cs->callids++;
 	b = hash(id, id_len) & cs->mask;
 	c->hnext = cs->bucket[b];
 	cs->bucket[b] = c;
@@ -183,6 +230,8 @@ void ng_calls_remove(struct ng_calls *cs, struct ng_call *c)
 {
 	struct ng_call **pp = &cs->bucket[hash(c->call_id, strlen(c->call_id)) & cs->mask];
 
+	if (c->bits & B_STAGED)
+		ng_calls_staged_drop(cs, c);
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -200,6 +249,8 @@ void ng_calls_remove(struct ng_calls *cs, struct ng_call *c)
 			if (cs->by_pair[c->streams[i].ports.port[l] >> 1] == c)
 				cs->by_pair[c->streams[i].ports.port[l] >> 1] = NULL;
 	cs->count--;
+	if (!ng_calls_find(cs, c->call_id, strlen(c->call_id)))
+		cs->callids--;
 	call_free(c);
 }
 
@@ -218,9 +269,9 @@ int ng_call_set_tag(struct ng_call *call, unsigned i, const char *tag, size_t le
 	char *d = NULL;
 
 	if (tag && len && len < call->tag_room[i]) {
-		if (call->tag_heap & (1u << i))
+		if (call->bits & B_TAG_HEAP(i))
 			free(call->tag[i]);
-		call->tag_heap = (uint8_t)(call->tag_heap & ~(1u << i));
+		call->bits = (uint8_t)(call->bits & ~B_TAG_HEAP(i));
 		d = tag_slot(call, i);
 		memcpy(d, tag, len);
 		d[len] = 0;
@@ -232,11 +283,25 @@ int ng_call_set_tag(struct ng_call *call, unsigned i, const char *tag, size_t le
 		if (!d)
 			return -ENOMEM;
 	}
-	if (call->tag_heap & (1u << i))
+	if (call->bits & B_TAG_HEAP(i))
 		free(call->tag[i]);
-	call->tag_heap = (uint8_t)(d ? call->tag_heap | 1u << i : call->tag_heap & ~(1u << i));
+	call->bits = (uint8_t)(d ? call->bits | B_TAG_HEAP(i) : call->bits & ~B_TAG_HEAP(i));
 	call->tag[i] = d;
 	return 0;
+}
+
+const char *ng_call_branch(const struct ng_call *call)
+{
+	if (!(call->bits & B_BRANCH))
+		return NULL;
+	return call->str + strlen(call->call_id) + 1 + call->tag_room[0] + call->tag_room[1];
+}
+
+bool ng_call_branch_is(const struct ng_call *call, const char *branch, size_t len)
+{
+	const char *b = ng_call_branch(call);
+
+	return b && len && strlen(b) == len && memcmp(b, branch, len) == 0;
 }
 
 int ng_call_tag_index(const struct ng_call *call, const char *tag, size_t len)
@@ -295,7 +360,57 @@ unsigned ng_calls_count(const struct ng_calls *cs)
 	return cs->count;
 }
 
+unsigned ng_calls_callids(const struct ng_calls *cs)
+{
+	return cs->callids;
+}
+
 uint64_t ng_calls_total(const struct ng_calls *cs)
 {
 	return cs->total;
+}
+
+static unsigned staged_bucket(const struct ng_call *call)
+{
+	uintptr_t p = (uintptr_t)call;
+
+	return (unsigned)((p >> 4) ^ (p >> 10)) & (STAGED_BUCKETS - 1);
+}
+
+struct ng_call_staged *ng_calls_staged(struct ng_calls *cs, struct ng_call *call, bool create)
+{
+	struct staged_node **head = &cs->staged[staged_bucket(call)], *s;
+
+	if (call->bits & B_STAGED)
+		for (s = *head; s; s = s->next)
+			if (s->call == call)
+				return &s->s;
+	if (!create)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->call = call;
+	s->next = *head;
+	*head = s;
+	call->bits |= B_STAGED;
+	return &s->s;
+}
+
+void ng_calls_staged_drop(struct ng_calls *cs, struct ng_call *call)
+{
+	struct staged_node **pp = &cs->staged[staged_bucket(call)], *s;
+
+	if (!(call->bits & B_STAGED))
+		return;
+	for (; (s = *pp) != NULL; pp = &s->next) {
+		if (s->call == call) {
+			*pp = s->next;
+			free(s);
+			break;
+		}
+	}
+	call->bits = (uint8_t)(call->bits & ~B_STAGED);
 }

@@ -1,5 +1,5 @@
-/* ng_call: the control lcore's store of calls driven over ng: by call-id, and by relay port for
- * events from the workers. */
+/* ng_call: the control lcore's store of calls driven over ng: by call-id (one record per forked
+ * branch, several records may share a call-id), and by relay port for events from the workers. */
 #ifndef SBC_DATAPLANE_NG_CALL_H
 #define SBC_DATAPLANE_NG_CALL_H
 
@@ -59,11 +59,13 @@ struct ng_stream {
 	bool leg_set[2]; /* the leg's flow is installed on the worker */
 	bool offer_mux;	 /* the last offer carried a=rtcp-mux */
 	bool latched[2]; /* from the workers' LATCHED events (RTP or muxed) */
-	char type[12];	 /* "audio", "video", ... (truncated) */
+	bool answered;	 /* an answer was applied: a re-offer is staged until the next answer */
+	char type[11];	 /* "audio", "video", ... (truncated) */
 };
 
-/* A call: one allocation holding the call-id, the first tag, room for a short second tag and the
- * first stream (docs/PERFORMANCE.md, memory per session). */
+/* A call record (a call, or one forked branch of it): one allocation holding the call-id, the
+ * first tag, room for a short second tag, the via-branch it was created with (only when it has
+ * one) and the first stream (docs/PERFORMANCE.md, memory per session). */
 struct ng_call {
 	char *call_id;
 	char *tag[2]; /* tag[0]: the first offer's from-tag; tag[1]: the other party's, or NULL */
@@ -79,9 +81,9 @@ struct ng_call {
 	/* private to ng_call.c */
 	uint8_t cap;	     /* streams that fit at `streams` */
 	uint8_t tag_room[2]; /* bytes for tag[i] in str[], NUL included (fixed at creation) */
-	uint8_t tag_heap;    /* bit i: tag[i] did not fit its room and is malloc'd */
+	uint8_t bits;	     /* tag[i] malloc'd (bit i), has a branch, has a staged re-offer */
 	struct ng_stream first;
-	char str[]; /* call-id, tag[0]'s room, tag[1]'s room */
+	char str[]; /* call-id, tag[0]'s room, tag[1]'s room, the via-branch if any */
 };
 
 struct ng_calls;
@@ -93,14 +95,25 @@ struct ng_calls *ng_calls_new(unsigned buckets);
 /* Frees the store and every call left in it (without touching the relay). */
 void ng_calls_free(struct ng_calls *cs);
 
+/* The newest record of call-id id, or NULL; ng_calls_find_next() gives the next older record of
+ * the same call-id (NULL after the oldest). */
 struct ng_call *ng_calls_find(const struct ng_calls *cs, const char *id, size_t len);
+struct ng_call *ng_calls_find_next(const struct ng_call *call);
 
-/* A new call with tag[0] = from_tag and no streams. Returns NULL with errno ENOMEM. */
+/* A new record with tag[0] = from_tag, no streams, and the via-branch `branch` (len 0: none; kept
+ * for the record's life). Returns NULL with errno ENOMEM. */
 struct ng_call *ng_calls_add(struct ng_calls *cs, const char *id, size_t id_len,
-			     const char *from_tag, size_t tag_len, uint64_t now_ms,
-			     int64_t now_unix);
+			     const char *from_tag, size_t tag_len, const char *branch,
+			     size_t branch_len, uint64_t now_ms, int64_t now_unix);
 
-/* Unlinks and frees a call (its ports must have been released by the caller). */
+/* The via-branch the record was created with (NUL-terminated), or NULL. */
+const char *ng_call_branch(const struct ng_call *call);
+
+/* True when the record was created with exactly this via-branch (len > 0). */
+bool ng_call_branch_is(const struct ng_call *call, const char *branch, size_t len);
+
+/* Unlinks and frees a call record and its staged re-offer (its ports must have been released by
+ * the caller). */
 void ng_calls_remove(struct ng_calls *cs, struct ng_call *call);
 
 /* Replaces call->tag[i] (NULL/0 clears). Returns 0 or -ENOMEM. */
@@ -122,7 +135,21 @@ struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port);
 struct ng_call *ng_calls_first(const struct ng_calls *cs);
 struct ng_call *ng_calls_next(const struct ng_call *call);
 
-unsigned ng_calls_count(const struct ng_calls *cs);
-uint64_t ng_calls_total(const struct ng_calls *cs); /* calls ever created */
+unsigned ng_calls_count(const struct ng_calls *cs);   /* records (branches) */
+unsigned ng_calls_callids(const struct ng_calls *cs); /* distinct call-ids */
+uint64_t ng_calls_total(const struct ng_calls *cs);   /* records ever created */
+
+/* A re-offer of an established stream waiting for its answer: the offerer's leg and the
+ * expectation to install then. Kept outside the record (allocated only while pending). */
+struct ng_call_staged {
+	uint16_t mask; /* bit i: stream i has a staged expectation */
+	uint8_t leg[NG_CALL_MAX_STREAMS];
+	struct ng_call_exp exp[NG_CALL_MAX_STREAMS];
+};
+
+/* The staged re-offer of call, or NULL; with create, a new empty one when there is none (NULL
+ * with errno ENOMEM). Owned by the store until ng_calls_staged_drop() or the record's removal. */
+struct ng_call_staged *ng_calls_staged(struct ng_calls *cs, struct ng_call *call, bool create);
+void ng_calls_staged_drop(struct ng_calls *cs, struct ng_call *call);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <errno.h>
 #include <cmocka.h>
@@ -12,7 +13,88 @@
 
 static struct ng_call *add(struct ng_calls *cs, const char *id, const char *tag)
 {
-	return ng_calls_add(cs, id, strlen(id), tag, strlen(tag), 1000, 1700000000);
+	return ng_calls_add(cs, id, strlen(id), tag, strlen(tag), NULL, 0, 1000, 1700000000);
+}
+
+static struct ng_call *add_branch(struct ng_calls *cs, const char *id, const char *tag,
+				  const char *branch)
+{
+	return ng_calls_add(cs, id, strlen(id), tag, strlen(tag), branch, strlen(branch), 1000,
+			    1700000000);
+}
+
+static void test_branches(void **state)
+{
+	struct ng_calls *cs = ng_calls_new(16);
+	char longtag[300];
+	struct ng_call *a, *b, *x;
+
+	(void)state;
+	memset(longtag, 'y', sizeof(longtag) - 1);
+	longtag[sizeof(longtag) - 1] = 0;
+	a = add_branch(cs, "fork@h", "t", "z9hG4bK-a");
+	x = add(cs, "other", "t");
+	b = add_branch(cs, "fork@h", longtag, "z9hG4bK-b");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(ng_call_branch(x));
+	assert_string_equal(ng_call_branch(a), "z9hG4bK-a");
+	assert_string_equal(ng_call_branch(b), "z9hG4bK-b");
+	assert_true(ng_call_branch_is(a, "z9hG4bK-a", 9));
+	assert_false(ng_call_branch_is(a, "z9hG4bK-", 8));
+	assert_false(ng_call_branch_is(x, "", 0));
+	/* The branch lives after both tag rooms: setting tags never touches it. */
+	assert_int_equal(ng_call_set_tag(a, 1, "to-15-characters", 16), 0);
+	assert_int_equal(ng_call_set_tag(a, 1, "to-15-character", 15), 0);
+	assert_int_equal(ng_call_set_tag(a, 0, "t2", 2), 0);
+	assert_string_equal(ng_call_branch(a), "z9hG4bK-a");
+	assert_string_equal(b->tag[0], longtag);
+	/* Newest first, then older records of the same call-id only. */
+	assert_ptr_equal(ng_calls_find(cs, "fork@h", 6), b);
+	assert_ptr_equal(ng_calls_find_next(b), a);
+	assert_null(ng_calls_find_next(a));
+	assert_null(ng_calls_find_next(x));
+	assert_int_equal(ng_calls_count(cs), 3);
+	assert_int_equal(ng_calls_callids(cs), 2);
+	ng_calls_remove(cs, b);
+	assert_int_equal(ng_calls_callids(cs), 2);
+	assert_ptr_equal(ng_calls_find(cs, "fork@h", 6), a);
+	ng_calls_remove(cs, a);
+	assert_int_equal(ng_calls_callids(cs), 1);
+	assert_null(ng_calls_find(cs, "fork@h", 6));
+	ng_calls_free(cs);
+}
+
+static void test_staged(void **state)
+{
+	struct ng_calls *cs = ng_calls_new(16);
+	struct ng_call *c[40];
+	struct ng_call_staged *s;
+	char id[16];
+
+	(void)state;
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "c%u", i);
+		c[i] = add(cs, id, "t");
+		assert_null(ng_calls_staged(cs, c[i], false));
+	}
+	/* More pending than side-table buckets: each record finds its own. */
+	for (unsigned i = 0; i < 40; i++) {
+		s = ng_calls_staged(cs, c[i], true);
+		assert_non_null(s);
+		assert_int_equal(s->mask, 0);
+		s->mask = (uint16_t)(i + 1);
+	}
+	for (unsigned i = 0; i < 40; i++)
+		assert_int_equal(ng_calls_staged(cs, c[i], false)->mask, i + 1);
+	assert_ptr_equal(ng_calls_staged(cs, c[3], true), ng_calls_staged(cs, c[3], false));
+	ng_calls_staged_drop(cs, c[3]);
+	assert_null(ng_calls_staged(cs, c[3], false));
+	ng_calls_staged_drop(cs, c[3]); /* twice: nothing */
+	/* Removing a record frees its staged re-offer; freeing the store frees the rest. */
+	ng_calls_remove(cs, c[4]);
+	assert_int_equal(ng_calls_staged(cs, c[5], false)->mask, 6);
+	ng_calls_free(cs);
 }
 
 static void test_tags(void **state)
@@ -150,10 +232,9 @@ static void test_sizes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tags),
-		cmocka_unit_test(test_streams_and_ports),
-		cmocka_unit_test(test_exp_pack),
-		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_tags),	 cmocka_unit_test(test_branches),
+		cmocka_unit_test(test_staged),	 cmocka_unit_test(test_streams_and_ports),
+		cmocka_unit_test(test_exp_pack), cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

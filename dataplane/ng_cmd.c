@@ -144,15 +144,23 @@ static void leg_expect(const struct ng_cmd *nc, const struct ng_req *req, const 
 	e->rebind_idle_ms = nc->cfg.rebind_idle_ms;
 }
 
+/* Installs e on a leg. On an answered stream an expectation identical to the installed one is
+ * left alone, so that putting back the previous offer and answer (a refused re-INVITE) keeps the
+ * latch; before the answer every call reopens learning, as a re-sent offer did. */
 static int leg_program(struct ng_cmd *nc, struct ng_stream *st, unsigned leg,
 		       const struct latch_expect *e)
 {
-	int rc = nc->ops->leg_set(nc->arg, &st->ports, leg, e, st->leg_set[leg]);
+	struct ng_call_exp packed;
+	int rc;
 
+	ng_call_exp_pack(&packed, e);
+	if (st->answered && st->leg_set[leg] && !memcmp(&packed, &st->exp[leg], sizeof(packed)))
+		return 0;
+	rc = nc->ops->leg_set(nc->arg, &st->ports, leg, e, st->leg_set[leg]);
 	if (rc)
 		return rc;
 	st->leg_set[leg] = true;
-	ng_call_exp_pack(&st->exp[leg], e);
+	st->exp[leg] = packed;
 	return 0;
 }
 
@@ -201,12 +209,105 @@ static int sender_leg(struct ng_call *c, const struct ng_req *req, bool answer)
 	return i;
 }
 
+static bool str_is(const char *a, struct ng_str b)
+{
+	return a && b.len && strlen(a) == b.len && memcmp(a, b.s, b.len) == 0;
+}
+
+/* The parties of c are {a, b} in either order. */
+static bool parties_are(const struct ng_call *c, struct ng_str a, struct ng_str b)
+{
+	return (str_is(c->tag[0], a) && str_is(c->tag[1], b)) ||
+	       (str_is(c->tag[0], b) && str_is(c->tag[1], a));
+}
+
+static bool is_party(const struct ng_call *c, struct ng_str t)
+{
+	return str_is(c->tag[0], t) || str_is(c->tag[1], t);
+}
+
+static struct ng_call *by_branch(struct ng_call *first, struct ng_str vb)
+{
+	for (struct ng_call *c = first; vb.len && c; c = ng_calls_find_next(c))
+		if (ng_call_branch_is(c, vb.s, vb.len))
+			return c;
+	return NULL;
+}
+
+/* On an answer: installs what a re-offer staged for streams the answer does not carry (streams
+ * it carries are handled with the answer's rtcp-mux verdict in sdp_exchange). */
+static int staged_install_rest(struct ng_cmd *nc, struct ng_call *c,
+			       const struct ng_call_staged *staged, size_t nm)
+{
+	for (unsigned i = (unsigned)nm; staged && i < c->nstreams; i++) {
+		struct latch_expect e;
+		int rc;
+
+		if (!(staged->mask & (1u << i)))
+			continue;
+		ng_call_exp_unpack(&staged->exp[i], &e);
+		rc = leg_program(nc, &c->streams[i], staged->leg[i], &e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The record an offer goes to among the records of its call-id (first: the newest), or NULL when
+ * it opens a new forked branch (docs/ng-protocol.md, "Calls, parties and legs"). */
+static struct ng_call *offer_record(struct ng_call *first, const struct ng_req *req)
+{
+	struct ng_call *c;
+
+	if (req->to_tag.len) {
+		/* In a dialog (re-INVITE, UPDATE): the record of its two parties. */
+		for (c = first; c; c = ng_calls_find_next(c))
+			if (parties_are(c, req->from_tag, req->to_tag))
+				return c;
+		if ((c = by_branch(first, req->via_branch)) != NULL)
+			return c;
+	} else if (req->via_branch.len) {
+		/* A retransmitted or re-sent offer of a branch. */
+		if ((c = by_branch(first, req->via_branch)) != NULL)
+			return c;
+		/* Another branch of a forked INVITE: the caller's other branches are still
+		 * unanswered and carry branch ids of their own. */
+		for (c = first; c; c = ng_calls_find_next(c))
+			if (!c->tag[1] && str_is(c->tag[0], req->from_tag) && ng_call_branch(c))
+				return NULL;
+	}
+	for (c = first; c; c = ng_calls_find_next(c))
+		if (is_party(c, req->from_tag) || (req->to_tag.len && is_party(c, req->to_tag)))
+			return c;
+	return first;
+}
+
+/* The record an answer goes to (first: the newest record of its call-id). */
+static struct ng_call *answer_record(struct ng_call *first, const struct ng_req *req)
+{
+	struct ng_call *c = by_branch(first, req->via_branch);
+
+	if (c)
+		return c;
+	for (c = first; c; c = ng_calls_find_next(c))
+		if (parties_are(c, req->from_tag, req->to_tag) || str_is(c->tag[1], req->to_tag))
+			return c;
+	for (c = first; c; c = ng_calls_find_next(c))
+		if (!c->tag[1] && str_is(c->tag[0], req->from_tag))
+			return c;
+	for (c = first; c; c = ng_calls_find_next(c))
+		if (!c->tag[1])
+			return c;
+	return first;
+}
+
 static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 			struct bencode_writer *w, const char **reason, bool answer)
 {
 	struct sdp_rewrite_media rwm[NG_CALL_MAX_STREAMS];
 	struct sdp_rewrite rw;
 	struct sdp_error serr;
+	struct ng_call_staged *staged;
 	struct sdp *sdp = NULL;
 	struct ng_call *c;
 	bool created = false;
@@ -250,15 +351,23 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 		rc = -E2BIG;
 		goto out;
 	}
+	if (has_nul(req->via_branch)) {
+		*reason = "Invalid via-branch";
+		rc = -EINVAL;
+		goto out;
+	}
 	c = ng_calls_find(nc->calls, req->call_id.s, req->call_id.len);
 	if (!c && answer) {
 		*reason = "Unknown call-id";
 		rc = -ENOENT;
 		goto out;
 	}
+	if (c)
+		c = answer ? answer_record(c, req) : offer_record(c, req);
 	if (!c) {
 		c = ng_calls_add(nc->calls, req->call_id.s, req->call_id.len, req->from_tag.s,
-				 req->from_tag.len, now->ms, now->unix_s);
+				 req->from_tag.len, req->via_branch.s, req->via_branch.len, now->ms,
+				 now->unix_s);
 		if (!c) {
 			*reason = "Out of memory";
 			rc = -ENOMEM;
@@ -276,6 +385,16 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 	if (rc) {
 		*reason = rc == -ENOSPC ? "Ran out of ports" : "Cannot allocate media streams";
 		goto fail;
+	}
+	/* A re-offer of answered streams waits for its answer; a later offer replaces it. */
+	staged = ng_calls_staged(nc->calls, c, false);
+	if (answer) {
+		*reason = "Failed to program the relay";
+		rc = staged_install_rest(nc, c, staged, nm);
+		if (rc)
+			goto fail;
+	} else if (staged) {
+		staged->mask = 0;
 	}
 	*reason = "Failed to program the relay";
 	for (size_t i = 0; i < nm; i++) {
@@ -296,9 +415,24 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 		}
 		if (mux)
 			e.flags |= LATCH_F_RTCP_MUX;
-		rc = leg_program(nc, st, me, &e);
-		if (rc)
-			goto fail;
+		if (!answer && st->answered) {
+			/* Both legs are established: the media switches when the answer comes,
+			 * so a refused re-offer never moves it. */
+			if (!staged)
+				staged = ng_calls_staged(nc->calls, c, true);
+			if (!staged) {
+				*reason = "Out of memory";
+				rc = -ENOMEM;
+				goto fail;
+			}
+			staged->mask |= (uint16_t)(1u << i);
+			staged->leg[i] = (uint8_t)me;
+			ng_call_exp_pack(&staged->exp[i], &e);
+		} else {
+			rc = leg_program(nc, st, me, &e);
+			if (rc)
+				goto fail;
+		}
 		if (!st->leg_set[other]) {
 			struct latch_expect none;
 
@@ -306,16 +440,28 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 			rc = leg_program(nc, st, other, &none);
 			if (rc)
 				goto fail;
-		} else if (answer && st->leg_set[other] &&
-			   !!(st->exp[other].flags & LATCH_F_RTCP_MUX) != (mux && st->offer_mux)) {
+		} else if (answer) {
+			/* The offerer's leg: what its re-offer staged, if any, muxing as the
+			 * answer agreed; one update. */
+			bool from_staged =
+				staged && (staged->mask & (1u << i)) && staged->leg[i] == other;
+			bool want_mux = mux && st->offer_mux;
 			struct latch_expect oe;
 
-			ng_call_exp_unpack(&st->exp[other], &oe);
-			oe.flags ^= LATCH_F_RTCP_MUX;
-			rc = leg_program(nc, st, other, &oe);
-			if (rc)
-				goto fail;
+			if (from_staged)
+				ng_call_exp_unpack(&staged->exp[i], &oe);
+			else
+				ng_call_exp_unpack(&st->exp[other], &oe);
+			if (from_staged || !!(oe.flags & LATCH_F_RTCP_MUX) != want_mux) {
+				oe.flags = (uint8_t)((oe.flags & ~LATCH_F_RTCP_MUX) |
+						     (want_mux ? LATCH_F_RTCP_MUX : 0));
+				rc = leg_program(nc, st, other, &oe);
+				if (rc)
+					goto fail;
+			}
 		}
+		if (answer)
+			st->answered = true;
 		if (m->type.len) {
 			size_t n = m->type.len < sizeof(st->type) - 1 ? m->type.len
 								      : sizeof(st->type) - 1;
@@ -347,6 +493,8 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 		rc = (int)outlen;
 		goto fail;
 	}
+	if (staged && (answer || !staged->mask))
+		ng_calls_staged_drop(nc->calls, c);
 	c->delete_at_ms = 0;
 	c->last_signal_ms = now->ms;
 	c->timed_out = false;
@@ -407,17 +555,27 @@ static struct ng_call *find_call(struct ng_cmd *nc, const struct ng_req *req, co
 static int cmd_delete(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 		      struct bencode_writer *w, const char **reason)
 {
-	struct ng_call *c = find_call(nc, req, reason);
+	struct ng_call *first = find_call(nc, req, reason), *c, *n;
 	int64_t delay;
 
-	if (!c)
+	if (!first)
 		return -ENOENT;
 	nc->deletes++;
-	delay = req->has_delete_delay ? req->delete_delay : nc->cfg.delete_delay_s;
-	if (delay > 0)
-		c->delete_at_ms = now->ms + (uint64_t)delay * 1000;
-	else
+	/* A losing branch of a forked call: only its record goes, at once. */
+	c = by_branch(first, req->via_branch);
+	if (c && (c != first || ng_calls_find_next(first))) {
 		call_destroy(nc, c);
+		goto ok;
+	}
+	delay = req->has_delete_delay ? req->delete_delay : nc->cfg.delete_delay_s;
+	for (c = first; c; c = n) {
+		n = ng_calls_find_next(c);
+		if (delay > 0)
+			c->delete_at_ms = now->ms + (uint64_t)delay * 1000;
+		else
+			call_destroy(nc, c);
+	}
+ok:
 	bencode_put_dict(w);
 	bencode_put_kv_str(w, "result", "ok");
 	return bencode_put_end(w);
@@ -453,64 +611,115 @@ static void put_stats(struct bencode_writer *w, const char *key, const struct ng
 	bencode_put_end(w);
 }
 
+/* True when tag t already appeared in an earlier record (newest first) or leg of this call. */
+static bool tag_shown(const struct ng_call *first, const struct ng_call *rec, unsigned leg)
+{
+	const char *t = rec->tag[leg];
+
+	for (const struct ng_call *c = first; c; c = ng_calls_find_next(c)) {
+		for (unsigned l = 0; l < 2; l++) {
+			if (c == rec && l == leg)
+				return false;
+			if (c->tag[l] && !strcmp(c->tag[l], t))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The medias of party `leg` of record c, added to total. */
+static void put_medias(struct ng_cmd *nc, const struct ng_call *c, unsigned leg,
+		       const struct ng_now *now, struct bencode_writer *w,
+		       struct ng_leg_stats *total)
+{
+	const char *branch = ng_call_branch(c);
+
+	for (unsigned i = 0; i < c->nstreams; i++) {
+		const struct ng_stream *st = &c->streams[i];
+		struct latch_expect ex;
+		struct ng_leg_stats s;
+
+		ng_cmd_leg_stats(nc, st, leg, &s);
+		ng_call_exp_unpack(&st->exp[leg], &ex);
+		total->packets += s.packets;
+		total->bytes += s.bytes;
+		total->errors += s.errors;
+		bencode_put_dict(w);
+		bencode_put_kv_int(w, "index", i + 1);
+		bencode_put_kv_str(w, "type", st->type);
+		if (branch)
+			bencode_put_kv_str(w, "via-branch", branch);
+		bencode_put_cstr(w, "streams");
+		bencode_put_list(w);
+		bencode_put_dict(w);
+		bencode_put_kv_int(w, "local port", st->ports.port[leg]);
+		if (st->latched[leg]) {
+			struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
+
+			put_endpoint(w, "endpoint", &lip, st->latched_src[leg].port);
+		}
+		put_endpoint(w, "advertised endpoint", &ex.addr, ex.rtp_port);
+		bencode_put_kv_str(w, "status", st->latched[leg] ? "latched" : "learning");
+		put_stats(w, "stats", &s);
+		bencode_put_kv_int(w, "last packet", unix_of(now, s.last_ms));
+		bencode_put_end(w);
+		bencode_put_end(w);
+		bencode_put_end(w);
+	}
+}
+
+/* One entry per tag over all records (branches) of the call: a tag that is a party of several
+ * records (the caller of a forked call) lists the medias of each, marked with their via-branch. */
 static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 		     struct bencode_writer *w, const char **reason)
 {
-	struct ng_call *c = find_call(nc, req, reason);
+	struct ng_call *first = find_call(nc, req, reason);
 	struct ng_leg_stats total;
+	uint32_t created;
+	uint64_t last_signal = 0;
+	bool timed_out = false;
 
-	if (!c)
+	if (!first)
 		return -ENOENT;
+	created = first->created_unix;
+	for (const struct ng_call *c = first; c; c = ng_calls_find_next(c)) {
+		if (c->created_unix < created)
+			created = c->created_unix;
+		if (c->last_signal_ms > last_signal)
+			last_signal = c->last_signal_ms;
+		timed_out |= c->timed_out;
+	}
 	memset(&total, 0, sizeof(total));
 	bencode_put_dict(w);
 	bencode_put_kv_str(w, "result", "ok");
-	bencode_put_kv_int(w, "created", c->created_unix);
-	bencode_put_kv_int(w, "last signal", unix_of(now, c->last_signal_ms));
-	bencode_put_kv_str(w, "media timeout", c->timed_out ? "yes" : "no");
+	bencode_put_kv_int(w, "created", created);
+	bencode_put_kv_int(w, "last signal", unix_of(now, last_signal));
+	bencode_put_kv_str(w, "media timeout", timed_out ? "yes" : "no");
 	bencode_put_cstr(w, "tags");
 	bencode_put_dict(w);
-	for (unsigned leg = 0; leg < 2; leg++) {
-		if (!c->tag[leg])
-			continue;
-		bencode_put_cstr(w, c->tag[leg]);
-		bencode_put_dict(w);
-		bencode_put_kv_str(w, "tag", c->tag[leg]);
-		if (c->tag[!leg])
-			bencode_put_kv_str(w, "in dialogue with", c->tag[!leg]);
-		bencode_put_cstr(w, "medias");
-		bencode_put_list(w);
-		for (unsigned i = 0; i < c->nstreams; i++) {
-			const struct ng_stream *st = &c->streams[i];
-			struct latch_expect ex;
-			struct ng_leg_stats s;
+	for (const struct ng_call *c = first; c; c = ng_calls_find_next(c)) {
+		for (unsigned leg = 0; leg < 2; leg++) {
+			const char *t = c->tag[leg];
 
-			ng_cmd_leg_stats(nc, st, leg, &s);
-			ng_call_exp_unpack(&st->exp[leg], &ex);
-			total.packets += s.packets;
-			total.bytes += s.bytes;
-			total.errors += s.errors;
+			if (!t || tag_shown(first, c, leg))
+				continue;
+			bencode_put_cstr(w, t);
 			bencode_put_dict(w);
-			bencode_put_kv_int(w, "index", i + 1);
-			bencode_put_kv_str(w, "type", st->type);
-			bencode_put_cstr(w, "streams");
+			bencode_put_kv_str(w, "tag", t);
+			if (c->tag[!leg])
+				bencode_put_kv_str(w, "in dialogue with", c->tag[!leg]);
+			if (ng_call_branch(c))
+				bencode_put_kv_str(w, "via-branch", ng_call_branch(c));
+			bencode_put_cstr(w, "medias");
 			bencode_put_list(w);
-			bencode_put_dict(w);
-			bencode_put_kv_int(w, "local port", st->ports.port[leg]);
-			if (st->latched[leg]) {
-				struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
-
-				put_endpoint(w, "endpoint", &lip, st->latched_src[leg].port);
-			}
-			put_endpoint(w, "advertised endpoint", &ex.addr, ex.rtp_port);
-			bencode_put_kv_str(w, "status", st->latched[leg] ? "latched" : "learning");
-			put_stats(w, "stats", &s);
-			bencode_put_kv_int(w, "last packet", unix_of(now, s.last_ms));
-			bencode_put_end(w);
+			for (const struct ng_call *d = c; d; d = ng_calls_find_next(d))
+				for (unsigned l = 0; l < 2; l++)
+					if (d->tag[l] && !strcmp(d->tag[l], t) &&
+					    (d != c || l == leg))
+						put_medias(nc, d, l, now, w, &total);
 			bencode_put_end(w);
 			bencode_put_end(w);
 		}
-		bencode_put_end(w);
-		bencode_put_end(w);
 	}
 	bencode_put_end(w);
 	bencode_put_cstr(w, "totals");
@@ -520,6 +729,7 @@ static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct n
 	return bencode_put_end(w);
 }
 
+/* Each call-id once (a forked call has a record per branch), at its oldest record. */
 static int cmd_list(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 		    struct bencode_writer *w, const char **reason)
 {
@@ -530,15 +740,25 @@ static int cmd_list(struct ng_cmd *nc, const struct ng_req *req, const struct ng
 	bencode_put_kv_str(w, "result", "ok");
 	bencode_put_cstr(w, "calls");
 	bencode_put_list(w);
-	for (struct ng_call *c = ng_calls_first(nc->calls); c && limit > 0;
-	     c = ng_calls_next(c), limit--)
+	for (struct ng_call *c = ng_calls_first(nc->calls); c && limit > 0; c = ng_calls_next(c)) {
+		if (ng_calls_find_next(c))
+			continue;
 		bencode_put_cstr(w, c->call_id);
+		limit--;
+	}
 	bencode_put_end(w);
 	bencode_put_cstr(w, "media timeouts");
 	bencode_put_list(w);
-	for (struct ng_call *c = ng_calls_first(nc->calls); c; c = ng_calls_next(c))
-		if (c->timed_out)
+	for (struct ng_call *c = ng_calls_first(nc->calls); c; c = ng_calls_next(c)) {
+		const struct ng_call *o;
+
+		if (!c->timed_out)
+			continue;
+		for (o = ng_calls_find_next(c); o && !o->timed_out; o = ng_calls_find_next(o))
+			;
+		if (!o)
 			bencode_put_cstr(w, c->call_id);
+	}
 	bencode_put_end(w);
 	return bencode_put_end(w);
 }
@@ -551,15 +771,18 @@ static int cmd_statistics(struct ng_cmd *nc, const struct ng_req *req, const str
 	(void)req, (void)now, (void)reason;
 	for (struct ng_call *c = ng_calls_first(nc->calls); c; c = ng_calls_next(c))
 		timed_out += c->timed_out;
+	/* Sessions are calls (call-ids); "branches" counts their records (one per forked
+	 * branch). */
 	bencode_put_dict(w);
 	bencode_put_kv_str(w, "result", "ok");
 	bencode_put_cstr(w, "statistics");
 	bencode_put_dict(w);
 	bencode_put_cstr(w, "currentstatistics");
 	bencode_put_dict(w);
-	bencode_put_kv_int(w, "sessionsown", ng_calls_count(nc->calls));
+	bencode_put_kv_int(w, "sessionsown", ng_calls_callids(nc->calls));
 	bencode_put_kv_int(w, "sessionsforeign", 0);
-	bencode_put_kv_int(w, "sessionstotal", ng_calls_count(nc->calls));
+	bencode_put_kv_int(w, "sessionstotal", ng_calls_callids(nc->calls));
+	bencode_put_kv_int(w, "branches", ng_calls_count(nc->calls));
 	bencode_put_kv_int(w, "transcodedmedia", 0);
 	bencode_put_kv_int(w, "mediatimeouts", timed_out);
 	bencode_put_end(w);
