@@ -163,11 +163,16 @@ bool txn_is_server(const struct txn *t);
 bool txn_is_invite(const struct txn *t);
 /* The request's source (server) or destination (client). */
 const struct txn_peer *txn_peer(const struct txn *t);
-/* The request bytes of a client transaction (the TU builds CANCEL from them), or NULL. */
+/* The request bytes of a client transaction still waiting for a final response (the TU builds
+ * CANCEL from them), or NULL: once a final arrived the request is not sent again and is freed. */
 const char *txn_request(const struct txn *t, size_t *len);
 /* The last status sent (server) or received (client), 0 when none. */
 int txn_last_status(const struct txn *t);
 
 void txn_stats_get(const struct txn_layer *tl, struct txn_stats *out);
+
+/* The transaction table's size: its bucket count and, while the table grows by incremental
+ * rehash, how many old buckets are still to move (0 otherwise). For tests and diagnostics. */
+void txn_layer_table_info(const struct txn_layer *tl, size_t *buckets, size_t *rehash_left);
 
 #endif
