@@ -604,6 +604,130 @@ class MediaLab(nls.Lab):
         return "%s killed during a call on it, out of rotation after %.1f s; 2 calls on %s " \
             "after, RTP carrier/phone %s" % (victim.name, noticed, other.name, ", ".join(notes))
 
+    def relay_records(self):
+        """[(dataplane, call-id, via-branch, relay ports)] of every record on the running
+        relays (their control sockets' sessions)."""
+        out = []
+        for d in self.running_dps():
+            try:
+                sess = d.ctl("sessions").get("sessions") or []
+            except (OSError, ValueError):
+                continue
+            for s in sess:
+                ports = sorted(leg.get("port") for st in s.get("streams", [])
+                               for leg in st.get("legs", []))
+                out.append((d.name, s.get("call-id"), s.get("via-branch"), ports))
+        return out
+
+    def wait_records(self, want, deadline):
+        """Polls until exactly `want` relay records exist; returns the last snapshot."""
+        recs = self.relay_records()
+        while len(recs) != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+            recs = self.relay_records()
+        return recs
+
+    def c_fork_media(self):
+        """1002 registered from two phones; the carrier calls it, the INVITE forks and both
+        branches send 183 with SDP (early media): while they ring the relay holds one record
+        per branch (same Call-ID, own via-branch, own ports). One answers, the other is
+        cancelled: one record is left, media flows both ways on the winner, and after the BYE
+        nothing is left."""
+        for port in nls.PHONE2_PORTS:
+            self.register(port=port, user=nls.USER2)
+        try:
+            self.counters()
+            wins = self.sipp("ua", "uas_fork_answer.xml", UA, nls.PHONE2_PORTS[0],
+                             keys={"user": nls.USER2}, mport=UA_MPORT)
+            rings = self.sipp("ua", "uas_fork_ring.xml", UA, nls.PHONE2_PORTS[1],
+                              keys={"user": nls.USER2}, mport=6400)
+            time.sleep(0.4)
+            caller = self.sipp("carrier", "uac_fork.xml", CARRIER, nls.CARRIER_UAC_PORT,
+                               SBC + ":5060", keys={"user": "carrier", "domain": DOMAIN},
+                               extra=["-s", nls.USER2], mport=CARRIER_MPORT, hold=2000)
+            # Both 183s are through about 0.5 s in; the winner answers 3 s in.
+            started = time.monotonic()
+            ringing = self.wait_records(2, started + 2.5)
+            answered = None
+            if len(ringing) == 2:
+                answered = self.wait_records(1, started + 6)
+            err = self.wait_sipp(caller, wins, rings)
+            if err:
+                raise Fail("forked call with early media on both branches\n" + err)
+            got = self.counters()
+            if len(ringing) != 2:
+                raise Fail("while both branches rang the relays held %d record(s), expected 2 "
+                           "(one per branch): %s" % (len(ringing), ringing))
+            (d1, c1, b1, p1), (d2, c2, b2, p2) = ringing
+            if c1 != c2 or d1 != d2:
+                raise Fail("the two branches' records are not one call on one relay: %s"
+                           % ringing)
+            if not b1 or not b2 or b1 == b2:
+                raise Fail("the branches' records lack distinct via-branches: %s" % ringing)
+            if set(p1) & set(p2):
+                raise Fail("the branches' records share relay ports: %s" % ringing)
+            if answered is None or len(answered) != 1 or answered[0][2] not in (b1, b2):
+                raise Fail("after the answer and the CANCEL the relays held %s, expected one "
+                           "of the two branch records" % answered)
+            # Each phone got its own relay address:port in its INVITE.
+            seen = []
+            for p in (wins, rings):
+                blocks = received_blocks(p.base + ".msg")
+                ports = [m.group(1) for b in blocks if re.search(r"^INVITE ", b, re.M)
+                         for m in [re.search(r"m=audio (\d+)", b)] if m]
+                seen.append(ports[0] if ports else None)
+            if None in seen or seen[0] == seen[1]:
+                raise Fail("the two branches' INVITEs did not carry their own relay ports "
+                           "(m=audio %s)" % seen)
+            need = int(RTP_PACKETS * 0.8)
+            to_carrier = self.expect_media(got, ("carrier", CARRIER_MPORT), need, "carrier")
+            to_phone = self.expect_media(got, ("ua", UA_MPORT), need, "answering phone")
+            self.clean_after("forked call with early media")
+            return ("ringing: 2 records (%s, %s; ports %s / %s), answered: 1 (%s); INVITE "
+                    "media ports %s / %s; carrier got %d, phone got %d of %d" % (
+                        b1, b2, p1, p2, answered[0][2], seen[0], seen[1], to_carrier,
+                        to_phone, RTP_PACKETS))
+        finally:
+            for port in nls.PHONE2_PORTS:
+                self.register(port=port, user=nls.USER2, expires="0")
+
+    def c_cancel_offer_pending(self):
+        """The carrier cancels a call while sbc-sip waits for the dataplane's answer to the
+        offer (both relays are stopped with SIGSTOP for 1.5 s, less than the ng timeout): 200
+        for the CANCEL, 487 for the INVITE, the INVITE never forwarded, and once the relay
+        runs again and answers the offer, its record is deleted."""
+        self.register()
+        stopped = self.running_dps()
+        fw = nls.find_key(self.proxy.ctl("stats"), "forwarded") or 0
+        engaged = self.media_engaged()
+        for d in stopped:
+            os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            caller = self.sipp("carrier", "uac_cancel_early.xml", CARRIER,
+                               nls.CARRIER_UAC_PORT, SBC + ":5060",
+                               keys={"user": "carrier", "domain": DOMAIN},
+                               extra=["-s", USER], mport=CARRIER_MPORT)
+            time.sleep(1.5)
+        finally:
+            for d in stopped:
+                os.kill(d.proc.pid, signal.SIGCONT)
+        err = self.wait_sipp(caller)
+        if err:
+            raise Fail("CANCEL while the offer is at the dataplane: expected 200 and 487\n"
+                       + err)
+        deadline = time.monotonic() + 5
+        while self.media_engaged() <= engaged and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.media_engaged() <= engaged:
+            raise Fail("the dataplane never answered the offer (media_engaged %d)" % engaged)
+        fw_after = nls.find_key(self.proxy.ctl("stats"), "forwarded") or 0
+        if fw_after != fw:
+            raise Fail("sbc-sip forwarded %d request(s) for a call cancelled before its offer "
+                       "was answered" % (fw_after - fw))
+        self.clean_after("CANCEL while the offer is at the dataplane")
+        return "200 + 487 while the relays were stopped; nothing forwarded; offer answered " \
+            "after SIGCONT and its record deleted"
+
     def dp_state(self, dp):
         """sbc-sip's view of dataplane dp: True up, False down, None not listed."""
         dps = nls.find_key(self.proxy.ctl("stats"), "dataplanes") or []
@@ -680,6 +804,8 @@ class MediaLab(nls.Lab):
             ("busy-486-releases-media", lambda: self.released(
                 "uac_busy.xml", "uas_busy.xml", "carrier answers 486")),
             ("media-timeout-bye", self.c_timeout),
+            ("fork-media-per-branch", self.c_fork_media),
+            ("cancel-while-offer-pending", self.c_cancel_offer_pending),
             ("dataplane-failover", self.c_failover),
             ("dataplane-returns", self.c_dp_returns),
             ("call-right-after-kill", self.c_call_right_after_kill),
