@@ -380,6 +380,38 @@ static void offers_free(struct proxy_offers *o)
 	free(o);
 }
 
+/* Takes f off the proxy's list of forks with offers. */
+static void offering_unlink(struct proxy *p, struct proxy_fork *f)
+{
+	if (f->oprev != NULL)
+		f->oprev->onext = f->onext;
+	else
+		p->offering = f->onext;
+	if (f->onext != NULL)
+		f->onext->oprev = f->oprev;
+	f->onext = f->oprev = NULL;
+}
+
+/* At shutdown: the engagements still waiting are forgotten (their callbacks never come). */
+static void offering_drop_all(struct proxy *p)
+{
+	while (p->offering != NULL) {
+		struct proxy_fork *f = p->offering;
+		struct proxy_offers *o = f->offers;
+
+		offering_unlink(p, f);
+		for (size_t i = 0; i < o->nreq; i++) {
+			if (o->leg[i].req != NULL) {
+				media_cancel(p->cfg.media, o->leg[i].req);
+				f->media_pending--;
+			}
+		}
+		f->offers = NULL;
+		offers_free(o);
+		proxy_fork_maybe_free(f);
+	}
+}
+
 /* Every engagement of f's request is answered: forward to the targets whose SDP the dataplane
  * took, or answer upstream when none (or when the INVITE was cancelled meanwhile). */
 static void offers_done(struct proxy *p, struct proxy_fork *f)
@@ -388,6 +420,7 @@ static void offers_done(struct proxy *p, struct proxy_fork *f)
 	bool initial = initial_offer(f->req);
 
 	f->offers = NULL;
+	offering_unlink(p, f);
 	if (f->final_sent) {
 		/* A CANCEL came while the dataplane had the offer (RFC 3261 §9.2: 487 went up
 		 * already): nothing is forwarded, and what the dataplane made is released. */
@@ -515,6 +548,10 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 	for (size_t i = 0; i < o->nreq; i++)
 		o->leg[i] = (struct proxy_offer_leg){.f = f, .status = -1};
 	f->offers = o;
+	f->onext = p->offering;
+	if (p->offering != NULL)
+		p->offering->oprev = f;
+	p->offering = f;
 	f->media_pending += (unsigned int)o->nreq;
 	if (op == MEDIA_OFFER) {
 		media_sdp_capture(&f->offer, m, sipmsg_from_tag(m), &src->addr, natted);
@@ -978,8 +1015,10 @@ void proxy_free(struct proxy *p)
 {
 	if (p == NULL)
 		return;
-	/* Every transaction ends with its terminated upcall first, so the forks are freed. */
+	/* Every transaction ends with its terminated upcall first, so the forks are freed; those
+	 * still waiting for the dataplane go with their engagements. */
 	txn_layer_shutdown(p->tl);
+	offering_drop_all(p);
 	txn_layer_free(p->tl);
 	dialog_table_free(p->dialogs);
 	free(p);

@@ -2,7 +2,7 @@
  * INVITE gets one offer per branch (distinct via-branch, each branch its own relay SDP), answers
  * carry their branch, the first 2xx releases the other branches' records, and a CANCEL while the
  * offer is at the dataplane gets 200, the INVITE 487, and the media is deleted (nothing
- * forwarded, nothing left behind). */
+ * forwarded, nothing left behind); a shutdown with offers pending leaks nothing. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -664,12 +664,23 @@ static void test_cancel_while_offer_pending(void **state)
 	assert_false(recv_sip(c->uas[1], buf, sizeof(buf)));
 }
 
+/* sbc-sip stops while the dataplane has the offers: nothing is left behind (ASan builds). */
+static void test_shutdown_while_offer_pending(void **state)
+{
+	struct ctx *c = *state;
+
+	invite(c, "shutdown-pending-1", "z9hG4bKcaller4");
+	pump(c, false, 10);
+	assert_int_equal(count_cmd(c, "offer", "shutdown-pending-1"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fork_per_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_branch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_offer_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shutdown_while_offer_pending, setup, teardown),
 	};
 
 	sipmsg_global_init();

@@ -45,6 +45,7 @@ struct proxy_fork {
 	/* The request's own SDP at the dataplane (one offer per branch of an initial INVITE, one
 	 * engagement otherwise) before anything is forwarded; NULL once it is through. */
 	struct proxy_offers *offers;
+	struct proxy_fork *onext, *oprev; /* the proxy's list of forks with offers */
 	/* The offer and answer as their senders wrote them (before the relay's SDP replaced them),
 	 * with where they came from: what a refused re-offer restores (media_restore). */
 	struct media_sdp offer, answer;
@@ -71,6 +72,7 @@ struct proxy {
 	struct proxy_stats_counters st;
 	uint64_t tag_seq;
 	struct log_ratelimit rl_invalid;
+	struct proxy_fork *offering; /* forks whose request is at the dataplane */
 };
 
 struct target {
