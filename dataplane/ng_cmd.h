@@ -32,7 +32,8 @@ struct ng_ops {
 	/* The counters of an installed leg. Returns 0 or -ENOENT. */
 	int (*leg_stats)(void *arg, const struct ng_stream_ports *sp, unsigned leg,
 			 struct ng_leg_stats *out);
-	/* A call had no media for the configured time (reported once per call). May be NULL. */
+	/* A call record (a call, or one forked branch of it: ng_call_branch()) had no media for
+	 * the configured time (reported once per record). May be NULL. */
 	void (*media_timeout)(void *arg, const struct ng_call *call, uint64_t idle_ms);
 };
 
@@ -80,7 +81,7 @@ void ng_cmd_timer(struct ng_cmd *nc, uint64_t now_ms);
 /* A worker latched the source of the leg on RTP port `port`. */
 void ng_cmd_latched(struct ng_cmd *nc, uint16_t port, const struct addr_port *src);
 
-/* The call store (for the control socket's "sessions"). */
+/* The call store (for the control socket's "sessions": one entry per record). */
 const struct ng_calls *ng_cmd_calls(const struct ng_cmd *nc);
 
 /* Runs ops->leg_stats on a call's leg (for listings). */
