@@ -322,6 +322,18 @@ static int req_arm(struct ng_client *c, struct ng_req *r)
 	return loop_timer_start(c->lp, &r->timer, next);
 }
 
+/* True when another offer of r's call than r is still waiting (the offers of a forked call's
+ * branches). */
+static bool other_offer_pending(const struct ng_client *c, const struct ng_req *r)
+{
+	for (size_t i = 0; i < c->req_buckets; i++)
+		for (const struct ng_req *o = c->reqs[i]; o != NULL; o = o->next)
+			if (o != r && o->cmd == NG_CMD_OFFER && o->call_id != NULL &&
+			    strcmp(o->call_id, r->call_id) == 0)
+				return true;
+	return false;
+}
+
 /* Unlinks r, updates the call table and calls the owner. r is freed on return. */
 static void req_finish(struct ng_req *r, struct ng_reply *rep)
 {
@@ -341,9 +353,12 @@ static void req_finish(struct ng_req *r, struct ng_reply *rep)
 		} else if (e != NULL && e->dp == r->dp) {
 			if (rep->status == NG_STATUS_OK)
 				e->confirmed = true;
-			else if (!e->confirmed && r->cmd == NG_CMD_OFFER)
+			else if (!e->confirmed && r->cmd == NG_CMD_OFFER &&
+				 (rep->status == NG_STATUS_TIMEOUT || !other_offer_pending(c, r)))
 				/* The first offer failed: nothing of the call is on the dataplane,
-				 * so a retry may go to a healthy one. */
+				 * so a retry may go to a healthy one. A refusal while other offers
+				 * of the call (its other branches) are still out keeps it there:
+				 * the dataplane answers, and they may succeed. */
 				call_remove(c, r->call_id);
 		}
 	}

@@ -123,7 +123,8 @@ void ng_client_free(struct ng_client *c);
 
 /* Sends p to the dataplane of p->call_id: the one the call is on, or for a call not seen yet one
  * picked by weight among the dataplanes in rotation (an offer then ties the call to it; when that
- * first offer fails, with an error, a timeout or a bad reply, the call is untied again). A delete
+ * first offer fails, with an error, a timeout or a bad reply, the call is untied again — not on an
+ * error while other offers of the call, a forked call's branches, are still out). A delete
  * unties the call when it ends, whatever its outcome, unless it names a via-branch (one branch of
  * a forked call: the rest of the call stays there). On success *id (may be NULL) gets the
  * request's id for ng_client_cancel and cb will be called exactly once; on failure cb is never

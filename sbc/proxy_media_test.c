@@ -579,11 +579,13 @@ static void test_one_branch_refused(void **state)
 	invite(c, cid, "z9hG4bKcaller2");
 	pump(c, false, 10);
 	assert_int_equal(count_cmd(c, "offer", cid), 2);
-	/* The dataplane takes the first branch's offer and refuses the second's: only the first
-	 * branch is tried. */
-	ng_reply(c, &c->seen[0], true, 31000);
+	/* The dataplane refuses the second branch's offer and then takes the first's: only the
+	 * first branch is tried, and the call stays on that dataplane. */
 	ng_reply(c, &c->seen[1], false, 0);
+	pump(c, false, 5);
+	ng_reply(c, &c->seen[0], true, 31000);
 	pump(c, false, 20);
+	assert_int_equal(ng_client_call_dataplane(c->ng, cid), 0);
 	int got = -1;
 
 	for (int i = 0; i < 2; i++) {
