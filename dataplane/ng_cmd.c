@@ -144,17 +144,19 @@ static void leg_expect(const struct ng_cmd *nc, const struct ng_req *req, const 
 	e->rebind_idle_ms = nc->cfg.rebind_idle_ms;
 }
 
-/* Installs e on a leg. On an answered stream an expectation identical to the installed one is
- * left alone, so that putting back the previous offer and answer (a refused re-INVITE) keeps the
- * latch; before the answer every call reopens learning, as a re-sent offer did. */
+/* Installs e on a leg, which reopens learning. On an answered stream an expectation identical to
+ * the installed one is left alone unless relearn is set, so that a re-sent answer (a retransmitted
+ * 2xx) keeps the latch; the answer to a re-offer sets relearn: a re-INVITE reopens learning even
+ * with the same SDP (a NAT that moved the phone's public port is followed). */
 static int leg_program(struct ng_cmd *nc, struct ng_stream *st, unsigned leg,
-		       const struct latch_expect *e)
+		       const struct latch_expect *e, bool relearn)
 {
 	struct ng_call_exp packed;
 	int rc;
 
 	ng_call_exp_pack(&packed, e);
-	if (st->answered && st->leg_set[leg] && !memcmp(&packed, &st->exp[leg], sizeof(packed)))
+	if (!relearn && st->answered && st->leg_set[leg] &&
+	    !memcmp(&packed, &st->exp[leg], sizeof(packed)))
 		return 0;
 	rc = nc->ops->leg_set(nc->arg, &st->ports, leg, e, st->leg_set[leg]);
 	if (rc)
@@ -246,7 +248,7 @@ static int staged_install_rest(struct ng_cmd *nc, struct ng_call *c,
 		if (!(staged->mask & (1u << i)))
 			continue;
 		ng_call_exp_unpack(&staged->exp[i], &e);
-		rc = leg_program(nc, &c->streams[i], staged->leg[i], &e);
+		rc = leg_program(nc, &c->streams[i], staged->leg[i], &e, true);
 		if (rc)
 			return rc;
 	}
@@ -429,7 +431,9 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 			staged->leg[i] = (uint8_t)me;
 			ng_call_exp_pack(&staged->exp[i], &e);
 		} else {
-			rc = leg_program(nc, st, me, &e);
+			bool reanswer = answer && staged && (staged->mask & (1u << i));
+
+			rc = leg_program(nc, st, me, &e, reanswer);
 			if (rc)
 				goto fail;
 		}
@@ -437,7 +441,7 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 			struct latch_expect none;
 
 			memset(&none, 0, sizeof(none));
-			rc = leg_program(nc, st, other, &none);
+			rc = leg_program(nc, st, other, &none, false);
 			if (rc)
 				goto fail;
 		} else if (answer) {
@@ -455,7 +459,7 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 			if (from_staged || !!(oe.flags & LATCH_F_RTCP_MUX) != want_mux) {
 				oe.flags = (uint8_t)((oe.flags & ~LATCH_F_RTCP_MUX) |
 						     (want_mux ? LATCH_F_RTCP_MUX : 0));
-				rc = leg_program(nc, st, other, &oe);
+				rc = leg_program(nc, st, other, &oe, from_staged);
 				if (rc)
 					goto fail;
 			}

@@ -842,13 +842,14 @@ static void test_reoffer_staged(void **state)
 	/* An answer with nothing staged and the same SDP changes nothing (no relatch). */
 	reply_port(ng(c, "answer", "tagA", "tagB", "z9hG4bK-3", b3), 30000);
 	assert_int_equal(f->updates, updates + 2);
-	/* The callee's re-INVITE stages its leg; the caller's answer installs it. */
+	/* The callee's re-INVITE stages its leg; the caller's answer installs it and, answering
+	 * a re-offer, reopens learning on its own unchanged leg too. */
 	reply_port(ng(c, "offer", "tagB", "tagA", "z9hG4bK-4", b), 30000);
 	exp_is(c, 30002, "198.51.100.3", 5300);
 	reply_port(ng(c, "answer", "tagB", "tagA", "z9hG4bK-4", a3), 30002);
 	exp_is(c, 30002, "198.51.100.1", 5000);
 	exp_is(c, 30000, "203.0.113.60", 4200);
-	assert_int_equal(f->updates, updates + 3);
+	assert_int_equal(f->updates, updates + 4);
 }
 
 static void test_reoffer_refused_restore(void **state)
@@ -866,11 +867,14 @@ static void test_reoffer_refused_restore(void **state)
 	updates = f->updates;
 	sets = f->sets;
 	reply_port(ng(c, "offer", "tagA", "tagB", "z9hG4bK-2", a2), 30002);
-	/* Refused: sbc-sip puts back the previous offer and answer. Nothing is reinstalled, the
-	 * latches stay as they are. */
+	/* Refused: sbc-sip puts back the previous offer and answer. The refused address was
+	 * never installed; the replayed exchange is an answered re-offer, so both legs reopen
+	 * learning on their old expectations (one update each, no new legs). */
 	reply_port(ng(c, "offer", "tagA", "tagB", "z9hG4bK-2", a), 30002);
-	reply_port(ng(c, "answer", "tagA", "tagB", "z9hG4bK-2", b), 30000);
 	assert_int_equal(f->updates, updates);
+	exp_is(c, 30000, "203.0.113.9", 4000);
+	reply_port(ng(c, "answer", "tagA", "tagB", "z9hG4bK-2", b), 30000);
+	assert_int_equal(f->updates, updates + 2);
 	assert_int_equal(f->sets, sets);
 	exp_is(c, 30000, "203.0.113.9", 4000);
 	exp_is(c, 30002, "198.51.100.1", 5000);
@@ -899,11 +903,12 @@ static void test_reoffer_new_stream(void **state)
 	exp_is(c, 30004, "203.0.113.50", 4102);
 	exp_is(c, 30000, "203.0.113.9", 4000);
 	assert_int_equal(f->updates, updates);
-	/* The answer carries both: audio's offerer leg switches, the answerer's stays (same). */
+	/* The answer carries both: audio's offerer leg switches and its answerer's leg (same
+	 * address) reopens learning; video's answerer leg is installed. */
 	assert_true(result_is(ng(c, "answer", "tagA", "tagB", NULL, b2), "ok"));
 	exp_is(c, 30000, "203.0.113.50", 4100);
 	exp_is(c, 30006, "198.51.100.1", 5002);
-	assert_int_equal(f->updates, updates + 2);
+	assert_int_equal(f->updates, updates + 3);
 	/* A staged re-offer dies with its call. */
 	ng(c, "offer", "tagA", "tagB", NULL, a);
 	assert_true(result_is(ng(c, "delete", NULL, NULL, NULL, NULL), "ok"));
