@@ -79,23 +79,32 @@ static bool send_msg(struct control *c, unsigned worker, const struct dp_msg *m)
 
 /* --- the relay operations behind ng_cmd ------------------------------------------------------ */
 
+_Static_assert(NG_CALL_MAX_ADDRS == SESSION_MAX_ADDRS && PORTALLOC_MAX_ADDRS == SESSION_MAX_ADDRS,
+	       "one limit on media addresses");
+
+/* A new call's first stream goes to the address with the most free pairs (so calls spread over
+ * the addresses), its later streams to the same address. */
 static int op_stream_new(void *arg, struct ng_stream_ports *sp)
 {
 	struct control *c = arg;
-	int w = portalloc_pick_worker(c->cfg.pa);
-	int rc;
+	int a = sp->addr == NG_ADDR_ANY ? portalloc_pick_addr(c->cfg.pa) : sp->addr;
+	int w, rc;
 
+	if (a < 0)
+		return -ENOSPC;
+	w = portalloc_pick_worker(c->cfg.pa, (unsigned)a);
 	if (w < 0)
 		return -ENOSPC;
-	rc = portalloc_get(c->cfg.pa, (unsigned)w, &sp->port[0]);
+	rc = portalloc_get(c->cfg.pa, (unsigned)a, (unsigned)w, &sp->port[0]);
 	if (rc)
 		return rc;
-	rc = portalloc_get(c->cfg.pa, (unsigned)w, &sp->port[1]);
+	rc = portalloc_get(c->cfg.pa, (unsigned)a, (unsigned)w, &sp->port[1]);
 	if (rc) {
-		portalloc_put(c->cfg.pa, sp->port[0]);
+		portalloc_put(c->cfg.pa, (unsigned)a, sp->port[0]);
 		return rc;
 	}
-	sp->worker = (uint16_t)w;
+	sp->worker = (uint8_t)w;
+	sp->addr = (uint8_t)a;
 	return 0;
 }
 
@@ -108,13 +117,14 @@ static void op_stream_free(void *arg, const struct ng_stream_ports *sp)
 
 		memset(&m, 0, sizeof(m));
 		m.type = DP_MSG_FLOW_DEL;
+		m.addr = sp->addr;
 		m.port = sp->port[leg];
 		m.id = sp->port[leg];
 		/* The ring is FIFO: the worker removes the flow before it sees any later add for
 		 * this port, so the port can go back to the pool now. If the message cannot be
 		 * sent the port is kept out of the pool (counted) rather than handed out twice. */
 		if (send_msg(c, sp->worker, &m))
-			portalloc_put(c->cfg.pa, sp->port[leg]);
+			portalloc_put(c->cfg.pa, sp->addr, sp->port[leg]);
 		else
 			c->leaked_pairs++;
 	}
@@ -128,6 +138,7 @@ static int op_leg_set(void *arg, const struct ng_stream_ports *sp, unsigned leg,
 
 	memset(&m, 0, sizeof(m));
 	m.type = update ? DP_MSG_FLOW_UPDATE : DP_MSG_FLOW_ADD;
+	m.addr = sp->addr;
 	m.port = sp->port[leg];
 	m.peer_port = sp->port[!leg];
 	m.id = sp->port[leg];
@@ -140,7 +151,8 @@ static int op_leg_stats(void *arg, const struct ng_stream_ports *sp, unsigned le
 {
 	struct control *c = arg;
 	struct session_flow_stats s;
-	int rc = session_flow_read(c->cfg.tables[sp->worker], sp->port[leg], control_now_ms(), &s);
+	int rc = session_flow_read(c->cfg.tables[sp->worker], sp->addr, sp->port[leg],
+				   control_now_ms(), &s);
 
 	memset(out, 0, sizeof(*out));
 	if (rc)
@@ -201,7 +213,8 @@ static void on_neigh(void *arg, uint32_t ip, const uint8_t mac[6])
 static void ng_cfg_of(const struct control_cfg *cfg, struct ng_cmd_cfg *ng)
 {
 	memset(ng, 0, sizeof(*ng));
-	ng->media_addr = cfg->media_addr;
+	ng->n_media = cfg->n_media;
+	memcpy(ng->media_addr, cfg->media_addr, sizeof(cfg->media_addr));
 	ng->delete_delay_s = cfg->policy.delete_delay_s;
 	ng->media_timeout_s = cfg->policy.media_timeout_s;
 	ng->latch_policy = cfg->policy.latch_flags;
@@ -360,9 +373,10 @@ static json_t *worker_stats_json(const struct worker_stats *s)
 
 static json_t *ctl_stats(struct control *c)
 {
-	json_t *ws = json_array();
+	json_t *ws = json_array(), *as = json_array(), *resp;
 	struct ng_server_stats ns;
 	struct exception_stats es;
+	char abuf[ADDR_STRLEN];
 
 	for (unsigned w = 0; w < c->cfg.workers; w++) {
 		struct worker_stats s;
@@ -370,9 +384,15 @@ static json_t *ctl_stats(struct control *c)
 		worker_stats_read(c->cfg.w[w], &s);
 		json_array_append_new(ws, worker_stats_json(&s));
 	}
+	for (unsigned a = 0; a < c->cfg.n_media; a++)
+		json_array_append_new(
+			as, json_pack("{s:s, s:I}", "address",
+				      addr_format(&c->cfg.media_addr[a], abuf, sizeof(abuf)),
+				      "free-pairs",
+				      (json_int_t)portalloc_addr_available(c->cfg.pa, a)));
 	ng_server_stats_read(c->srv, &ns);
 	exception_stats_read(c->ex, &es);
-	return json_pack("{s:b, s:I, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
+	resp = json_pack("{s:b, s:I, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}, "
 			 "s:{s:I, s:I, s:I, s:I}}",
 			 "ok", 1, "calls", (json_int_t)ng_calls_count(ng_cmd_calls(c->nc)),
 			 "workers", ws, "ng", "requests", (json_int_t)ns.requests, "retransmits",
@@ -384,6 +404,8 @@ static json_t *ctl_stats(struct control *c)
 			 "rejected-events", (json_int_t)c->rejected_events, "message-failures",
 			 (json_int_t)c->msg_failures, "leaked-pairs", (json_int_t)c->leaked_pairs,
 			 "timeouts-notified", (json_int_t)c->timeouts_sent);
+	json_object_set_new(resp, "addresses", as); /* NULL resp: as is freed */
+	return resp;
 }
 
 static json_t *endpoint_json(const struct addr_ip *ip, uint16_t port)
@@ -401,6 +423,7 @@ static json_t *endpoint_json(const struct addr_ip *ip, uint16_t port)
 static json_t *ctl_sessions(struct control *c)
 {
 	json_t *arr = json_array();
+	char abuf[ADDR_STRLEN];
 
 	for (struct ng_call *call = ng_calls_first(ng_cmd_calls(c->nc)); call;
 	     call = ng_calls_next(call)) {
@@ -431,8 +454,11 @@ static json_t *ctl_sessions(struct control *c)
 						  (json_int_t)s.errors));
 			}
 			json_array_append_new(
-				streams, json_pack("{s:s, s:i, s:o}", "type", st->type, "worker",
-						   (int)st->ports.worker, "legs", legs));
+				streams,
+				json_pack("{s:s, s:s, s:i, s:o}", "type", st->type, "address",
+					  addr_format(ng_cmd_media_addr(c->nc, st->ports.addr),
+						      abuf, sizeof(abuf)),
+					  "worker", (int)st->ports.worker, "legs", legs));
 		}
 		json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:s?, s:I, s:b, s:b, s:o}",
 						     "call-id", call->call_id, "from-tag",
@@ -610,21 +636,26 @@ static void worker_events(struct control *c, unsigned w, uint64_t now_ms)
 {
 	struct dp_msg ev[EVENT_BURST];
 	unsigned n = dp_msg_recv(c->cfg.chan[w].to_control, ev, EVENT_BURST);
-	char buf[ADDR_STRLEN];
+	char buf[ADDR_STRLEN], abuf[ADDR_STRLEN];
 
 	for (unsigned i = 0; i < n; i++) {
 		switch (ev[i].type) {
 		case DP_EV_LATCHED:
-			ng_cmd_latched(c->nc, ev[i].port, &ev[i].u.ev.src);
-			LOG_INFO("port %u %s: %s %s", ev[i].port,
-				 ev[i].u.ev.comp == LATCH_COMP_RTCP ? "rtcp" : "rtp",
+			ng_cmd_latched(c->nc, ev[i].addr, ev[i].port, &ev[i].u.ev.src);
+			LOG_INFO("%s port %u %s: %s %s",
+				 addr_format(ng_cmd_media_addr(c->nc, ev[i].addr), abuf,
+					     sizeof(abuf)),
+				 ev[i].port, ev[i].u.ev.comp == LATCH_COMP_RTCP ? "rtcp" : "rtp",
 				 latch_verdict_name((enum latch_verdict)ev[i].u.ev.verdict),
 				 addr_port_format(&ev[i].u.ev.src, buf, sizeof(buf)));
 			break;
 		case DP_EV_REJECTED:
 			c->rejected_events++;
 			if (log_ratelimit_ok(&c->rl_reject, 10, 10000))
-				LOG_INFO("port %u: %s from %s", ev[i].port,
+				LOG_INFO("%s port %u: %s from %s",
+					 addr_format(ng_cmd_media_addr(c->nc, ev[i].addr), abuf,
+						     sizeof(abuf)),
+					 ev[i].port,
 					 latch_verdict_name((enum latch_verdict)ev[i].u.ev.verdict),
 					 addr_port_format(&ev[i].u.ev.src, buf, sizeof(buf)));
 			break;

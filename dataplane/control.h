@@ -25,7 +25,8 @@ struct control_cfg {
 	struct worker **w;	       /* [workers], for stats */
 	struct portalloc *pa;	       /* owned by the caller */
 	struct exception_cfg exc_cfg;  /* on_neigh/arg are set by control */
-	struct addr_ip media_addr;
+	unsigned n_media; /* media addresses, index = dp_msg.addr (1..SESSION_MAX_ADDRS) */
+	struct addr_ip media_addr[SESSION_MAX_ADDRS];
 	struct addr_port ng_listen;
 	struct addr_port notify; /* media timeout notifications; family 0 = none */
 	const char *ctl_path;	 /* UNIX control socket, NULL = none */

@@ -15,19 +15,20 @@ struct rte_ring;
 
 enum dp_msg_type {
 	/* control -> worker */
-	DP_MSG_FLOW_ADD = 1, /* port, peer_port, u.exp: install a leg */
-	DP_MSG_FLOW_UPDATE,  /* port, u.exp: re-offer, reopens learning */
-	DP_MSG_FLOW_DEL,     /* port: remove a leg; the worker answers DP_EV_FREED */
+	DP_MSG_FLOW_ADD = 1, /* addr, port, peer_port, u.exp: install a leg */
+	DP_MSG_FLOW_UPDATE,  /* addr, port, u.exp: re-offer, reopens learning */
+	DP_MSG_FLOW_DEL,     /* addr, port: remove a leg; the worker answers DP_EV_FREED */
 	DP_MSG_NEIGH_UPDATE, /* u.neigh: the MAC of a next hop (ARP resolved it) */
 	/* worker -> control */
-	DP_EV_LATCHED,	  /* port, generation, u.ev: a source latched (or rebound) */
-	DP_EV_REJECTED,	  /* port, u.ev: a source was dropped (at most one per second) */
-	DP_EV_FREED,	  /* port, id: the leg is gone (id echoes the FLOW_DEL's) */
+	DP_EV_LATCHED,	  /* addr, port, generation, u.ev: a source latched (or rebound) */
+	DP_EV_REJECTED,	  /* addr, port, u.ev: a source was dropped (at most one per second) */
+	DP_EV_FREED,	  /* addr, port, id: the leg is gone (id echoes the FLOW_DEL's) */
 	DP_EV_NEIGH_MISS, /* u.neigh.ip: media waits for this next hop's MAC (ARP it) */
 };
 
 struct dp_msg {
-	uint16_t type; /* enum dp_msg_type */
+	uint8_t type; /* enum dp_msg_type */
+	uint8_t addr; /* media address index of the leg (both legs of a stream share it) */
 	uint16_t port;
 	uint16_t peer_port;
 	uint16_t worker;

@@ -1,4 +1,4 @@
-/* exception: ARP and ICMP echo for the media address, and next-hop resolution (control lcore). */
+/* exception: ARP and ICMP echo for the media addresses, and next-hop resolution (control lcore). */
 #include "exception.h"
 
 #include <errno.h>
@@ -22,8 +22,13 @@ struct exception {
 
 struct exception *exception_new(const struct exception_cfg *cfg)
 {
-	struct exception *ex = calloc(1, sizeof(*ex));
+	struct exception *ex;
 
+	if (cfg->n_media == 0 || cfg->n_media > SESSION_MAX_ADDRS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return NULL;
 	ex->cfg = *cfg;
@@ -51,10 +56,18 @@ static void send_frame(struct exception *ex, struct rte_mbuf *m)
 	}
 }
 
+static bool is_ours(const struct exception *ex, uint32_t ip)
+{
+	for (unsigned i = 0; i < ex->cfg.n_media; i++)
+		if (ex->cfg.media_ip[i] == ip)
+			return true;
+	return false;
+}
+
 static void learned(struct exception *ex, uint32_t ip, const uint8_t *mac, bool create,
 		    uint64_t now_ms)
 {
-	if (ip == 0 || ip == ex->cfg.media_ip)
+	if (ip == 0 || is_ours(ex, ip))
 		return;
 	if (neigh_learn(ex->nt, ip, mac, create, now_ms)) {
 		ex->stats.arp_learned++;
@@ -70,7 +83,7 @@ static void arp_input(struct exception *ex, struct rte_mbuf *m, uint64_t now_ms)
 	struct rte_arp_ipv4 *a = &arp->arp_data;
 	uint32_t sip = a->arp_sip, tip = a->arp_tip;
 
-	if (tip != ex->cfg.media_ip) {
+	if (!is_ours(ex, tip)) {
 		ex->stats.ignored++;
 		rte_pktmbuf_free(m);
 		return;
@@ -85,7 +98,7 @@ static void arp_input(struct exception *ex, struct rte_mbuf *m, uint64_t now_ms)
 	a->arp_tha = a->arp_sha;
 	a->arp_tip = sip;
 	memcpy(a->arp_sha.addr_bytes, ex->cfg.media_mac, 6);
-	a->arp_sip = ex->cfg.media_ip;
+	a->arp_sip = tip;
 	eth->dst_addr = eth->src_addr;
 	memcpy(eth->src_addr.addr_bytes, ex->cfg.media_mac, 6);
 	ex->stats.arp_replied++;
@@ -103,7 +116,7 @@ static void icmp_input(struct exception *ex, struct rte_mbuf *m)
 	uint32_t tmp;
 
 	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0 ||
-	    ip->dst_addr != ex->cfg.media_ip) {
+	    !is_ours(ex, ip->dst_addr)) {
 		ex->stats.ignored++;
 		rte_pktmbuf_free(m);
 		return;
@@ -114,7 +127,7 @@ static void icmp_input(struct exception *ex, struct rte_mbuf *m)
 	icmp->icmp_cksum = 0;
 	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, tot - hlen);
 	tmp = ip->src_addr;
-	ip->src_addr = ex->cfg.media_ip;
+	ip->src_addr = ip->dst_addr; /* the media address it was sent to */
 	ip->dst_addr = tmp;
 	ip->time_to_live = 64;
 	ip->hdr_checksum = 0;
@@ -145,7 +158,14 @@ static void arp_request(void *arg, uint32_t ip)
 	struct rte_mbuf *m = rte_pktmbuf_alloc(ex->cfg.mp);
 	struct rte_ether_hdr *eth;
 	struct rte_arp_hdr *arp;
+	uint32_t sip = ex->cfg.media_ip[0];
 
+	for (unsigned i = 0; i < ex->cfg.n_media; i++) {
+		if ((ip & ex->cfg.netmask[i]) == (ex->cfg.media_ip[i] & ex->cfg.netmask[i])) {
+			sip = ex->cfg.media_ip[i];
+			break;
+		}
+	}
 	if (!m) {
 		ex->stats.tx_failed++;
 		return;
@@ -166,7 +186,7 @@ static void arp_request(void *arg, uint32_t ip)
 	arp->arp_plen = 4;
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
 	memcpy(arp->arp_data.arp_sha.addr_bytes, ex->cfg.media_mac, 6);
-	arp->arp_data.arp_sip = ex->cfg.media_ip;
+	arp->arp_data.arp_sip = sip;
 	memset(arp->arp_data.arp_tha.addr_bytes, 0, 6);
 	arp->arp_data.arp_tip = ip;
 	ex->stats.arp_requests++;

@@ -1,10 +1,12 @@
-/* exception: the control lcore's side of the media address: answers ARP for it and ICMP echo to
- * it, resolves next hops with ARP into a neighbour table and tells the workers. */
+/* exception: the control lcore's side of the media addresses: answers ARP for each and ICMP echo to
+ * each, resolves next hops with ARP into a neighbour table and tells the workers. */
 #ifndef SBC_DATAPLANE_EXCEPTION_H
 #define SBC_DATAPLANE_EXCEPTION_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "session.h"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -12,7 +14,11 @@ struct rte_ring;
 
 struct exception_cfg {
 	struct rte_ring *tx_ring; /* frames to send, drained by a worker (worker_cfg.tx_in) */
-	uint32_t media_ip;	  /* network order */
+	/* The media addresses and their subnets (network order); an ARP request for a next hop goes
+	 * out from the address whose subnet holds it (else the first). */
+	unsigned n_media; /* 1..SESSION_MAX_ADDRS */
+	uint32_t media_ip[SESSION_MAX_ADDRS];
+	uint32_t netmask[SESSION_MAX_ADDRS];
 	uint8_t media_mac[6];
 	struct rte_mempool *mp; /* for ARP requests */
 	unsigned neigh_cap;	/* neighbour table size; 0 = 256 */
@@ -32,7 +38,7 @@ struct exception;
 struct exception *exception_new(const struct exception_cfg *cfg);
 void exception_free(struct exception *ex);
 
-/* Handles one frame a worker passed up (ARP or ICMP to the media address, already validated by
+/* Handles one frame a worker passed up (ARP or ICMP to a media address, already validated by
  * classify_frame). Consumes m: it is answered in place and sent, or freed. */
 void exception_input(struct exception *ex, struct rte_mbuf *m, uint64_t now_ms);
 

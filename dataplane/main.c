@@ -37,8 +37,9 @@
 static volatile sig_atomic_t stop_requested;
 
 struct dp_opts {
-	struct addr_ip media;
-	unsigned prefix;
+	unsigned n_media; /* --media-addr, in the order given: address i is index i */
+	struct addr_ip media[SESSION_MAX_ADDRS];
+	unsigned prefix[SESSION_MAX_ADDRS];
 	struct addr_ip gateway;
 	uint16_t port_min, port_max;
 	struct addr_port ng_listen, notify;
@@ -79,10 +80,13 @@ static void usage(FILE *out)
 {
 	fputs("usage: sbc-dataplane [EAL options] -- [options]\n"
 	      "\n"
-	      "  --media-addr IP[/PREFIX]  the media address the relay owns (required; it answers\n"
-	      "                            ARP and ICMP echo for it; PREFIX: on-link subnet, 24)\n"
-	      "  --gateway IP              next hop for destinations outside the subnet\n"
-	      "  --ports MIN-MAX           relay port range (default 30000-39999)\n"
+	      "  --media-addr IP[/PREFIX]  a media address the relay owns (required; it answers\n"
+	      "                            ARP and ICMP echo for it; PREFIX: on-link subnet, 24);\n"
+	      "                            repeat it or give a comma list for several (up to 64),\n"
+	      "                            each with the whole port range\n"
+	      "  --gateway IP              next hop for destinations outside the subnets\n"
+	      "  --ports MIN-MAX           relay port range of every media address (default\n"
+	      "                            30000-39999)\n"
 	      "  --ng-listen IP:PORT       ng protocol socket (default 127.0.0.1:2223)\n"
 	      "  --workers N               worker lcores (default 1; more need RSS on the port)\n"
 	      "  --port-id N               the DPDK port (default 0)\n"
@@ -111,6 +115,40 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	errno = 0;
 	*out = strtoul(s, &end, 10);
 	return (errno || end == s || *end || *out > max || s[0] == '-') ? -EINVAL : 0;
+}
+
+/* One --media-addr argument: IP[/PREFIX] or a comma list of them, appended to o->media. */
+static int parse_media(const char *arg, struct dp_opts *o)
+{
+	const char *p = arg;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		struct addr_cidr net;
+
+		if (addr_cidr_parse(p, len, &net) || net.net.family != AF_INET || net.prefix == 0 ||
+		    net.net.v4.s_addr == 0) {
+			fprintf(stderr, "--media-addr: an IPv4 address[/prefix] expected: %.*s\n",
+				(int)len, p);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < o->n_media; i++) {
+			if (o->media[i].v4.s_addr == net.net.v4.s_addr) {
+				fprintf(stderr, "--media-addr: %.*s given twice\n", (int)len, p);
+				return -EINVAL;
+			}
+		}
+		if (o->n_media == SESSION_MAX_ADDRS) {
+			fprintf(stderr, "--media-addr: at most %d addresses\n", SESSION_MAX_ADDRS);
+			return -EINVAL;
+		}
+		o->media[o->n_media] = net.net;
+		o->prefix[o->n_media++] = memchr(p, '/', len) ? net.prefix : 24;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
 }
 
 static int parse_opts(int argc, char **argv, struct dp_opts *o)
@@ -160,7 +198,6 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 	int opt;
 
 	memset(o, 0, sizeof(*o));
-	o->prefix = 24;
 	o->port_min = 30000;
 	o->port_max = 39999;
 	addr_port_parse("127.0.0.1:2223", &o->ng_listen);
@@ -171,19 +208,10 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
-		case O_MEDIA: {
-			struct addr_cidr net;
-
-			if (addr_cidr_parse(optarg, strlen(optarg), &net) ||
-			    net.net.family != AF_INET || net.prefix == 0) {
-				fprintf(stderr,
-					"--media-addr: an IPv4 address[/prefix] expected\n");
+		case O_MEDIA:
+			if (parse_media(optarg, o))
 				return -EINVAL;
-			}
-			o->media = net.net;
-			o->prefix = strchr(optarg, '/') ? net.prefix : 24;
 			break;
-		}
 		case O_GW:
 			if (!addr_parse(optarg, strlen(optarg), &o->gateway) ||
 			    o->gateway.family != AF_INET) {
@@ -286,7 +314,7 @@ static int parse_opts(int argc, char **argv, struct dp_opts *o)
 		fprintf(stderr, "unexpected argument: %s\n", argv[optind]);
 		return -EINVAL;
 	}
-	if (!o->media.family) {
+	if (o->n_media == 0) {
 		fprintf(stderr, "--media-addr is required\n");
 		return -EINVAL;
 	}
@@ -353,9 +381,11 @@ static int setup(struct dp_ctx *ctx)
 	struct portalloc_cfg pc;
 	struct control_cfg cc;
 	struct rte_ether_addr mac;
-	uint32_t mask = o->prefix ? htonl(~0u << (32 - o->prefix)) : 0;
+	uint32_t mask[SESSION_MAX_ADDRS];
 	int socket, rc;
 
+	for (unsigned i = 0; i < o->n_media; i++)
+		mask[i] = o->prefix[i] ? htonl(~0u << (32 - o->prefix[i])) : 0;
 	if (!rte_eth_dev_is_valid_port(o->port_id)) {
 		LOG_ERR("no DPDK port %u (give one with --vdev or a PCI device)", o->port_id);
 		return -ENODEV;
@@ -385,6 +415,7 @@ static int setup(struct dp_ctx *ctx)
 	pc.port_min = o->port_min;
 	pc.port_max = o->port_max;
 	pc.workers = o->workers;
+	pc.naddrs = o->n_media;
 	if (ctx->rss.enabled) {
 		pc.rss_key = ctx->rss.key;
 		pc.rss_key_len = sizeof(ctx->rss.key);
@@ -410,7 +441,7 @@ static int setup(struct dp_ctx *ctx)
 		snprintf(name, sizeof(name), "dp_ctltx%u", w);
 		ctx->ctl_tx[w] =
 			rte_ring_create(name, EXC_RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		ctx->tables[w] = session_table_new(o->port_min, o->port_max);
+		ctx->tables[w] = session_table_new(o->n_media, o->port_min, o->port_max);
 		if (rc || !ctx->exc[w] || !ctx->ctl_tx[w] || !ctx->tables[w]) {
 			LOG_ERR("worker %u: out of memory", w);
 			return -ENOMEM;
@@ -425,10 +456,13 @@ static int setup(struct dp_ctx *ctx)
 		wc.exc = ctx->exc[w];
 		wc.tx_in = ctx->ctl_tx[w];
 		wc.sessions = ctx->tables[w];
-		wc.media_ip = o->media.v4.s_addr;
+		wc.n_media = o->n_media;
+		for (unsigned i = 0; i < o->n_media; i++) {
+			wc.media_ip[i] = o->media[i].v4.s_addr;
+			wc.netmask[i] = mask[i];
+		}
 		memcpy(wc.media_mac, mac.addr_bytes, 6);
 		wc.gateway_ip = o->gateway.family ? o->gateway.v4.s_addr : 0;
-		wc.netmask = mask;
 		wc.sw_udp_csum = true;
 		ctx->w[w] = worker_new(&wc);
 		if (!ctx->w[w]) {
@@ -448,10 +482,15 @@ static int setup(struct dp_ctx *ctx)
 	cc.w = ctx->w;
 	cc.pa = ctx->pa;
 	cc.exc_cfg.tx_ring = ctx->ctl_tx[0];
-	cc.exc_cfg.media_ip = o->media.v4.s_addr;
+	cc.exc_cfg.n_media = o->n_media;
+	for (unsigned i = 0; i < o->n_media; i++) {
+		cc.exc_cfg.media_ip[i] = o->media[i].v4.s_addr;
+		cc.exc_cfg.netmask[i] = mask[i];
+	}
 	memcpy(cc.exc_cfg.media_mac, mac.addr_bytes, 6);
 	cc.exc_cfg.mp = ctx->mp;
-	cc.media_addr = o->media;
+	cc.n_media = o->n_media;
+	memcpy(cc.media_addr, o->media, sizeof(cc.media_addr));
 	cc.ng_listen = o->ng_listen;
 	cc.notify = o->notify;
 	cc.ctl_path = o->ctl_path;
@@ -463,9 +502,13 @@ static int setup(struct dp_ctx *ctx)
 	{
 		char a[ADDR_STRLEN], n[ADDR_STRLEN];
 
-		LOG_NOTICE("media %s/%u on port %u (%02x:%02x:%02x:%02x:%02x:%02x), relay ports "
+		for (unsigned i = 1; i < o->n_media; i++)
+			LOG_NOTICE("media address %u: %s/%u", i,
+				   addr_format(&o->media[i], a, sizeof(a)), o->prefix[i]);
+		LOG_NOTICE("media %s/%u%s on port %u (%02x:%02x:%02x:%02x:%02x:%02x), relay ports "
 			   "%u-%u, %u worker(s)%s, ng on %s",
-			   addr_format(&o->media, a, sizeof(a)), o->prefix, o->port_id,
+			   addr_format(&o->media[0], a, sizeof(a)), o->prefix[0],
+			   o->n_media > 1 ? " (and the addresses above)" : "", o->port_id,
 			   mac.addr_bytes[0], mac.addr_bytes[1], mac.addr_bytes[2],
 			   mac.addr_bytes[3], mac.addr_bytes[4], mac.addr_bytes[5], o->port_min,
 			   o->port_max, o->workers, ctx->rss.enabled ? " with RSS" : "",

@@ -1,4 +1,5 @@
-/* ng_call: the call store of the ng server (hash by call-id, index by relay port). */
+/* ng_call: the call store of the ng server (hash by call-id, index by media address and relay
+ * port). */
 #include "ng_call.h"
 
 #include <errno.h>
@@ -25,7 +26,9 @@ struct ng_calls {
 	unsigned count, callids;
 	uint64_t total;
 	struct ng_call *head, *tail;
-	struct ng_call **by_pair; /* [32768]: a port pair (RTP even, RTCP odd) -> its call */
+	/* [NG_CALL_MAX_ADDRS * 32768]: (address, port pair (RTP even, RTCP odd)) -> its call. One
+	 * calloc of 16 MB of address space: only the pages of pairs in use are ever touched. */
+	struct ng_call **by_pair;
 	struct staged_node *staged[STAGED_BUCKETS];
 	struct ng_call *bucket[];
 };
@@ -91,7 +94,7 @@ struct ng_calls *ng_calls_new(unsigned buckets)
 	if (!cs)
 		return NULL;
 	cs->mask = buckets - 1;
-	cs->by_pair = calloc(32768, sizeof(*cs->by_pair));
+	cs->by_pair = calloc((size_t)NG_CALL_MAX_ADDRS * 32768, sizeof(*cs->by_pair));
 	if (!cs->by_pair) {
 		free(cs);
 		return NULL;
@@ -244,10 +247,13 @@ void ng_calls_remove(struct ng_calls *cs, struct ng_call *c)
 		c->next->prev = c->prev;
 	else
 		cs->tail = c->prev;
-	for (unsigned i = 0; i < c->nstreams; i++)
+	for (unsigned i = 0; i < c->nstreams; i++) {
+		const struct ng_stream_ports *sp = &c->streams[i].ports;
+
 		for (unsigned l = 0; l < 2; l++)
-			if (cs->by_pair[c->streams[i].ports.port[l] >> 1] == c)
-				cs->by_pair[c->streams[i].ports.port[l] >> 1] = NULL;
+			if (ng_calls_by_leg(cs, sp->addr, sp->port[l]) == c)
+				ng_calls_index_leg(cs, sp->addr, sp->port[l], NULL);
+	}
 	cs->count--;
 	if (!ng_calls_find(cs, c->call_id, strlen(c->call_id)))
 		cs->callids--;
@@ -335,14 +341,25 @@ int ng_call_reserve(struct ng_call *call, unsigned n)
 	return 0;
 }
 
+void ng_calls_index_leg(struct ng_calls *cs, unsigned addr, uint16_t port, struct ng_call *call)
+{
+	if (addr < NG_CALL_MAX_ADDRS)
+		cs->by_pair[(size_t)addr * 32768 + (port >> 1)] = call;
+}
+
+struct ng_call *ng_calls_by_leg(const struct ng_calls *cs, unsigned addr, uint16_t port)
+{
+	return addr < NG_CALL_MAX_ADDRS ? cs->by_pair[(size_t)addr * 32768 + (port >> 1)] : NULL;
+}
+
 void ng_calls_index_port(struct ng_calls *cs, uint16_t port, struct ng_call *call)
 {
-	cs->by_pair[port >> 1] = call;
+	ng_calls_index_leg(cs, 0, port, call);
 }
 
 struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port)
 {
-	return cs->by_pair[port >> 1];
+	return ng_calls_by_leg(cs, 0, port);
 }
 
 struct ng_call *ng_calls_first(const struct ng_calls *cs)

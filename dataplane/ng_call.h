@@ -11,12 +11,15 @@
 #include "latch.h"
 
 #define NG_CALL_MAX_STREAMS 16 /* m= sections per call */
+#define NG_CALL_MAX_ADDRS   64 /* media addresses (= SESSION_MAX_ADDRS) */
 
 /* The relay ports of one stream: leg 0 faces the party of the call's first from-tag (the caller),
- * leg 1 the other party. port[leg] is the RTP port that party sends to (RTCP: + 1); both pairs
- * are owned by one worker. */
+ * leg 1 the other party. port[leg] is the RTP port that party sends to (RTCP: + 1) on media
+ * address `addr` (an index into the dataplane's addresses; every stream of a call has the same);
+ * both pairs are owned by one worker. */
 struct ng_stream_ports {
-	uint16_t worker;
+	uint8_t worker;
+	uint8_t addr;
 	uint16_t port[2];
 };
 
@@ -125,8 +128,12 @@ int ng_call_tag_index(const struct ng_call *call, const char *tag, size_t len);
 /* Makes room for n streams (never shrinks). Returns 0 or -ENOMEM/-E2BIG. */
 int ng_call_reserve(struct ng_call *call, unsigned n);
 
-/* Indexes port (a leg's RTP port, and so its RTCP port) -> call for worker events; call NULL
- * removes. */
+/* Indexes (media address index, port) (a leg's RTP port, and so its RTCP port) -> call for worker
+ * events; call NULL removes. addr < NG_CALL_MAX_ADDRS. */
+void ng_calls_index_leg(struct ng_calls *cs, unsigned addr, uint16_t port, struct ng_call *call);
+struct ng_call *ng_calls_by_leg(const struct ng_calls *cs, unsigned addr, uint16_t port);
+
+/* The same on address 0. */
 void ng_calls_index_port(struct ng_calls *cs, uint16_t port, struct ng_call *call);
 struct ng_call *ng_calls_by_port(const struct ng_calls *cs, uint16_t port);
 

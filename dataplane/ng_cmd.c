@@ -31,6 +31,8 @@ struct ng_cmd *ng_cmd_new(const struct ng_cmd_cfg *cfg, const struct ng_ops *ops
 	if (!nc)
 		return NULL;
 	nc->cfg = *cfg;
+	if (nc->cfg.n_media == 0 || nc->cfg.n_media > NG_CALL_MAX_ADDRS)
+		nc->cfg.n_media = 1;
 	nc->ops = ops;
 	nc->arg = arg;
 	nc->calls = ng_calls_new(cfg->buckets ? cfg->buckets : 4096);
@@ -43,12 +45,32 @@ struct ng_cmd *ng_cmd_new(const struct ng_cmd_cfg *cfg, const struct ng_ops *ops
 
 void ng_cmd_reconfigure(struct ng_cmd *nc, const struct ng_cmd_cfg *cfg)
 {
-	struct addr_ip media = nc->cfg.media_addr;
-	unsigned buckets = nc->cfg.buckets;
+	struct ng_cmd_cfg old = nc->cfg;
 
 	nc->cfg = *cfg;
-	nc->cfg.media_addr = media;
-	nc->cfg.buckets = buckets;
+	nc->cfg.n_media = old.n_media;
+	memcpy(nc->cfg.media_addr, old.media_addr, sizeof(old.media_addr));
+	nc->cfg.buckets = old.buckets;
+}
+
+const struct addr_ip *ng_cmd_media_addr(const struct ng_cmd *nc, unsigned addr)
+{
+	return &nc->cfg.media_addr[addr < nc->cfg.n_media ? addr : 0];
+}
+
+/* The media address (index) of a call: its first stream's, else that of another record of the
+ * same call-id (a forked branch), else NG_ADDR_ANY. */
+static unsigned call_addr(const struct ng_cmd *nc, const struct ng_call *c)
+{
+	const struct ng_call *o;
+
+	if (c->nstreams)
+		return c->streams[0].ports.addr;
+	for (o = ng_calls_find(nc->calls, c->call_id, strlen(c->call_id)); o;
+	     o = ng_calls_find_next(o))
+		if (o->nstreams)
+			return o->streams[0].ports.addr;
+	return NG_ADDR_ANY;
 }
 
 static void call_destroy(struct ng_cmd *nc, struct ng_call *c)
@@ -177,11 +199,13 @@ static int streams_alloc(struct ng_cmd *nc, struct ng_call *c, unsigned n)
 		struct ng_stream *st = &c->streams[c->nstreams];
 
 		memset(st, 0, sizeof(*st));
+		/* Every stream of a call (and of its forked branches) on one media address. */
+		st->ports.addr = (uint8_t)call_addr(nc, c);
 		rc = nc->ops->stream_new(nc->arg, &st->ports);
 		if (rc)
 			return rc;
-		ng_calls_index_port(nc->calls, st->ports.port[0], c);
-		ng_calls_index_port(nc->calls, st->ports.port[1], c);
+		ng_calls_index_leg(nc->calls, st->ports.addr, st->ports.port[0], c);
+		ng_calls_index_leg(nc->calls, st->ports.addr, st->ports.port[1], c);
 		c->nstreams++;
 	}
 	return 0;
@@ -474,14 +498,14 @@ static int sdp_exchange(struct ng_cmd *nc, const struct ng_req *req, const struc
 			st->type[n] = 0;
 		}
 		memset(&rwm[i], 0, sizeof(rwm[i]));
-		rwm[i].addr = nc->cfg.media_addr;
+		rwm[i].addr = *ng_cmd_media_addr(nc, st->ports.addr);
 		rwm[i].rtp_port = st->ports.port[other];
 		rwm[i].rtcp_port = (uint16_t)(st->ports.port[other] + 1);
 	}
 	memset(&rw, 0, sizeof(rw));
 	rw.media = rwm;
 	rw.media_count = nm;
-	rw.session_addr = nc->cfg.media_addr;
+	rw.session_addr = *ng_cmd_media_addr(nc, c->nstreams ? c->streams[0].ports.addr : 0);
 	rw.rewrite_origin = req->flags & NG_F_REPLACE_ORIGIN;
 	rw.remove_ice = req->flags & NG_F_ICE_REMOVE;
 	rw.keep_hold = true;
@@ -637,6 +661,7 @@ static void put_medias(struct ng_cmd *nc, const struct ng_call *c, unsigned leg,
 		       struct ng_leg_stats *total)
 {
 	const char *branch = ng_call_branch(c);
+	char abuf[ADDR_STRLEN];
 
 	for (unsigned i = 0; i < c->nstreams; i++) {
 		const struct ng_stream *st = &c->streams[i];
@@ -656,6 +681,9 @@ static void put_medias(struct ng_cmd *nc, const struct ng_call *c, unsigned leg,
 		bencode_put_cstr(w, "streams");
 		bencode_put_list(w);
 		bencode_put_dict(w);
+		bencode_put_kv_str(
+			w, "local address",
+			addr_format(ng_cmd_media_addr(nc, st->ports.addr), abuf, sizeof(abuf)));
 		bencode_put_kv_int(w, "local port", st->ports.port[leg]);
 		if (st->latched[leg]) {
 			struct addr_ip lip = ng_latched_ip(&st->latched_src[leg]);
@@ -737,17 +765,34 @@ static int cmd_query(struct ng_cmd *nc, const struct ng_req *req, const struct n
 static int cmd_list(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 		    struct bencode_writer *w, const char **reason)
 {
-	int64_t limit = req->limit ? req->limit : LIST_DEFAULT_LIMIT;
+	int64_t limit = req->limit ? req->limit : LIST_DEFAULT_LIMIT, n = limit;
+	char abuf[ADDR_STRLEN];
 
 	(void)now, (void)reason;
 	bencode_put_dict(w);
 	bencode_put_kv_str(w, "result", "ok");
 	bencode_put_cstr(w, "calls");
 	bencode_put_list(w);
-	for (struct ng_call *c = ng_calls_first(nc->calls); c && limit > 0; c = ng_calls_next(c)) {
+	for (struct ng_call *c = ng_calls_first(nc->calls); c && n > 0; c = ng_calls_next(c)) {
 		if (ng_calls_find_next(c))
 			continue;
 		bencode_put_cstr(w, c->call_id);
+		n--;
+	}
+	bencode_put_end(w);
+	/* The media address of each call above (all its streams and branches share it; "" before
+	 * an offer gave it streams). */
+	bencode_put_cstr(w, "addresses");
+	bencode_put_list(w);
+	for (struct ng_call *c = ng_calls_first(nc->calls); c && limit > 0; c = ng_calls_next(c)) {
+		unsigned a;
+
+		if (ng_calls_find_next(c))
+			continue;
+		a = call_addr(nc, c);
+		bencode_put_cstr(w, a == NG_ADDR_ANY ? ""
+						     : addr_format(ng_cmd_media_addr(nc, a), abuf,
+								   sizeof(abuf)));
 		limit--;
 	}
 	bencode_put_end(w);
@@ -770,11 +815,16 @@ static int cmd_list(struct ng_cmd *nc, const struct ng_req *req, const struct ng
 static int cmd_statistics(struct ng_cmd *nc, const struct ng_req *req, const struct ng_now *now,
 			  struct bencode_writer *w, const char **reason)
 {
-	unsigned timed_out = 0;
+	unsigned timed_out = 0, streams[NG_CALL_MAX_ADDRS] = {0};
+	char abuf[ADDR_STRLEN];
 
 	(void)req, (void)now, (void)reason;
-	for (struct ng_call *c = ng_calls_first(nc->calls); c; c = ng_calls_next(c))
+	for (struct ng_call *c = ng_calls_first(nc->calls); c; c = ng_calls_next(c)) {
 		timed_out += c->timed_out;
+		for (unsigned i = 0; i < c->nstreams; i++)
+			if (c->streams[i].ports.addr < NG_CALL_MAX_ADDRS)
+				streams[c->streams[i].ports.addr]++;
+	}
 	/* Sessions are calls (call-ids); "branches" counts their records (one per forked
 	 * branch). */
 	bencode_put_dict(w);
@@ -801,6 +851,17 @@ static int cmd_statistics(struct ng_cmd *nc, const struct ng_req *req, const str
 	bencode_put_kv_int(w, "answers", (int64_t)nc->answers);
 	bencode_put_kv_int(w, "deletes", (int64_t)nc->deletes);
 	bencode_put_kv_int(w, "errors", (int64_t)nc->errors);
+	bencode_put_end(w);
+	/* Streams (of all records) per media address (ours; rtpengine has no such key). */
+	bencode_put_cstr(w, "addresses");
+	bencode_put_list(w);
+	for (unsigned a = 0; a < nc->cfg.n_media; a++) {
+		bencode_put_dict(w);
+		bencode_put_kv_str(w, "address",
+				   addr_format(&nc->cfg.media_addr[a], abuf, sizeof(abuf)));
+		bencode_put_kv_int(w, "streams", streams[a]);
+		bencode_put_end(w);
+	}
 	bencode_put_end(w);
 	bencode_put_end(w);
 	return bencode_put_end(w);
@@ -854,15 +915,16 @@ int ng_cmd_handle(struct ng_cmd *nc, const struct bencode_item *dict, const stru
 	return ng_cmd_error(w, reason);
 }
 
-void ng_cmd_latched(struct ng_cmd *nc, uint16_t port, const struct addr_port *src)
+void ng_cmd_latched(struct ng_cmd *nc, unsigned addr, uint16_t port, const struct addr_port *src)
 {
-	struct ng_call *c = ng_calls_by_port(nc->calls, port);
+	struct ng_call *c = ng_calls_by_leg(nc->calls, addr, port);
 
 	if (!c)
 		return;
 	for (unsigned i = 0; i < c->nstreams; i++) {
 		for (unsigned leg = 0; leg < 2; leg++) {
-			if (c->streams[i].ports.port[leg] == port) {
+			if (c->streams[i].ports.port[leg] == port &&
+			    c->streams[i].ports.addr == addr) {
 				/* The worker path is IPv4 only. */
 				if (src->ip.family != AF_INET)
 					continue;

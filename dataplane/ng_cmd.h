@@ -20,8 +20,9 @@ struct ng_leg_stats {
 
 /* What ng_cmd needs from the relay. All are called on the control lcore. */
 struct ng_ops {
-	/* Reserves a stream: two RTP/RTCP port pairs on one worker. Returns 0 or -errno
-	 * (-ENOSPC: no ports left). */
+	/* Reserves a stream: two RTP/RTCP port pairs on one worker and one media address: sp->addr
+	 * when it is below NG_ADDR_ANY (the call's other streams are there), else the relay picks
+	 * one and sets sp->addr. Returns 0 or -errno (-ENOSPC: no ports left). */
 	int (*stream_new)(void *arg, struct ng_stream_ports *sp);
 	/* Removes both legs from their worker and returns the ports. */
 	void (*stream_free)(void *arg, const struct ng_stream_ports *sp);
@@ -37,11 +38,17 @@ struct ng_ops {
 	void (*media_timeout)(void *arg, const struct ng_call *call, uint64_t idle_ms);
 };
 
+/* ng_stream_ports.addr for stream_new: no address chosen yet. */
+#define NG_ADDR_ANY 0xff
+
 struct ng_cmd_cfg {
-	struct addr_ip media_addr; /* the relay address written into SDP */
-	uint32_t delete_delay_s;   /* default for "delete" without a delay (0 = immediate) */
-	uint32_t media_timeout_s;  /* 0 = off */
-	uint32_t latch_policy;	   /* LATCH_F_LEARN_ANY / LATCH_F_ALLOW_REBIND or 0 */
+	/* The media addresses, index = ng_stream_ports.addr; a stream's address is written into SDP
+	 * (n_media 0 counts as 1). */
+	unsigned n_media;
+	struct addr_ip media_addr[NG_CALL_MAX_ADDRS];
+	uint32_t delete_delay_s;  /* default for "delete" without a delay (0 = immediate) */
+	uint32_t media_timeout_s; /* 0 = off */
+	uint32_t latch_policy;	  /* LATCH_F_LEARN_ANY / LATCH_F_ALLOW_REBIND or 0 */
 	uint32_t learn_window_ms, rebind_idle_ms;
 	unsigned buckets; /* call hash buckets (power of two); 0 = 4096 */
 };
@@ -59,7 +66,7 @@ struct ng_cmd;
 struct ng_cmd *ng_cmd_new(const struct ng_cmd_cfg *cfg, const struct ng_ops *ops, void *arg);
 
 /* Applies a new policy (delete delay, media timeout, latch policy and windows) from cfg to later
- * requests; media_addr and buckets are kept. */
+ * requests; the media addresses and buckets are kept. */
 void ng_cmd_reconfigure(struct ng_cmd *nc, const struct ng_cmd_cfg *cfg);
 
 /* Frees every call (releasing their streams through ops) and the object. */
@@ -78,8 +85,11 @@ int ng_cmd_error(struct bencode_writer *w, const char *reason);
  * second. */
 void ng_cmd_timer(struct ng_cmd *nc, uint64_t now_ms);
 
-/* A worker latched the source of the leg on RTP port `port`. */
-void ng_cmd_latched(struct ng_cmd *nc, uint16_t port, const struct addr_port *src);
+/* A worker latched the source of the leg on RTP port `port` of media address addr. */
+void ng_cmd_latched(struct ng_cmd *nc, unsigned addr, uint16_t port, const struct addr_port *src);
+
+/* The media address of index addr (the first one for an index out of range). */
+const struct addr_ip *ng_cmd_media_addr(const struct ng_cmd *nc, unsigned addr);
 
 /* The call store (for the control socket's "sessions": one entry per record). */
 const struct ng_calls *ng_cmd_calls(const struct ng_cmd *nc);

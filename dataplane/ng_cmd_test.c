@@ -18,6 +18,8 @@
 /* The fake relay: ports handed out upwards from 30000, legs recorded by port. */
 struct fake {
 	uint16_t next_port;
+	unsigned naddrs, next_addr; /* addresses handed out round robin (0: always address 0) */
+	uint8_t addr[65536];	    /* by RTP port: the stream's address */
 	unsigned streams, freed, sets, updates, timeouts;
 	bool set[65536];
 	struct latch_expect exp[65536];
@@ -32,6 +34,9 @@ static int f_stream_new(void *arg, struct ng_stream_ports *sp)
 	if (f->next_port >= 30100)
 		return -ENOSPC;
 	sp->worker = 0;
+	if (sp->addr == NG_ADDR_ANY)
+		sp->addr = (uint8_t)(f->naddrs ? f->next_addr++ % f->naddrs : 0);
+	f->addr[f->next_port] = f->addr[f->next_port + 2] = sp->addr;
 	sp->port[0] = f->next_port;
 	sp->port[1] = (uint16_t)(f->next_port + 2);
 	f->next_port = (uint16_t)(f->next_port + 4);
@@ -128,8 +133,8 @@ static int setup(void **state)
 	c->f = calloc(1, sizeof(*c->f));
 	c->f->next_port = 30000;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.media_addr.family = AF_INET;
-	inet_pton(AF_INET, "192.0.2.1", &cfg.media_addr.v4);
+	cfg.media_addr[0].family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.1", &cfg.media_addr[0].v4);
 	cfg.media_timeout_s = 30;
 	c->nc = ng_cmd_new(&cfg, &fake_ops, c->f);
 	c->srv = ng_server_new(c->nc, 0);
@@ -415,7 +420,7 @@ static void test_query_list_statistics(void **state)
 		memset(&src, 0, sizeof(src));
 		assert_true(addr_parse("203.0.113.9", 11, &src.ip));
 		src.port = 52500;
-		ng_cmd_latched(c->nc, 30000, &src);
+		ng_cmd_latched(c->nc, 0, 30000, &src);
 	}
 	d = send_req(c, "q1", body, simple(body, sizeof(body), "query", NULL, NULL));
 	assert_true(result_is(d, "ok"));
@@ -915,6 +920,147 @@ static void test_reoffer_new_stream(void **state)
 	assert_int_equal(ng_calls_count(ng_cmd_calls(c->nc)), 0);
 }
 
+/* Two media addresses: each call's SDP carries its own address (c= in every m= section and at
+ * session level, o= with replace-origin), a second stream of a call stays on the first one's
+ * address, query and list name it, statistics count streams per address, and a latch event on
+ * one address does not touch the same port on the other. */
+static int setup_addrs(void **state)
+{
+	struct ctx *c;
+	struct ng_cmd_cfg cfg;
+
+	setup(state);
+	c = *state;
+	ng_server_free(c->srv);
+	ng_cmd_free(c->nc);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_media = 2;
+	inet_pton(AF_INET, "192.0.2.1", &cfg.media_addr[0].v4);
+	inet_pton(AF_INET, "198.51.100.7", &cfg.media_addr[1].v4);
+	cfg.media_addr[0].family = cfg.media_addr[1].family = AF_INET;
+	c->f->naddrs = 2;
+	c->nc = ng_cmd_new(&cfg, &fake_ops, c->f);
+	c->srv = ng_server_new(c->nc, 0);
+	return c->nc && c->srv ? 0 : -1;
+}
+
+static size_t offer_of(char *buf, size_t cap, const char *call_id, const char *sdp)
+{
+	struct bencode_writer w;
+	size_t len;
+
+	bencode_writer_init(&w, buf, cap);
+	bencode_put_dict(&w);
+	kv(&w, "sdp", sdp);
+	list(&w, "replace", (const char *const[]){"origin", NULL});
+	kv(&w, "call-id", call_id);
+	kv(&w, "from-tag", "tagA");
+	kv(&w, "command", "offer");
+	bencode_put_end(&w);
+	assert_int_equal(bencode_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static void test_media_addrs(void **state)
+{
+	static const char two_m[] = "v=0\r\n"
+				    "o=alice 1 1 IN IP4 203.0.113.10\r\n"
+				    "s=-\r\n"
+				    "c=IN IP4 203.0.113.10\r\n"
+				    "t=0 0\r\n"
+				    "m=audio 27910 RTP/AVP 0\r\n"
+				    "m=video 27920 RTP/AVP 96\r\n";
+	struct ctx *c = *state;
+	char body[4096];
+	const struct bencode_item *d, *m, *s, *a;
+	const char *sdp;
+	size_t len;
+	int64_t v;
+
+	/* Call 1 on address 0, call 2 (two streams) on address 1. */
+	d = send_req(c, "ma1", body, offer_of(body, sizeof(body), "call-1", SDP_B));
+	assert_true(result_is(d, "ok"));
+	sdp = reply_sdp(d, &len);
+	assert_true(contains(sdp, len, "c=IN IP4 192.0.2.1\r\n"));
+	assert_true(contains(sdp, len, "o=bob 1 1 IN IP4 192.0.2.1\r\n"));
+	assert_false(contains(sdp, len, "198.51.100.7"));
+	d = send_req(c, "ma2", body, offer_of(body, sizeof(body), "call-2", two_m));
+	assert_true(result_is(d, "ok"));
+	sdp = reply_sdp(d, &len);
+	assert_true(contains(sdp, len, "o=alice 1 1 IN IP4 198.51.100.7\r\n"));
+	assert_true(contains(sdp, len, "c=IN IP4 198.51.100.7\r\n"));
+	assert_false(contains(sdp, len, "192.0.2.1"));
+	assert_false(contains(sdp, len, "203.0.113.10"));
+	assert_true(contains(sdp, len, "m=audio 30006 RTP/AVP 0\r\n"));
+	assert_true(contains(sdp, len, "m=video 30010 RTP/AVP 96\r\n"));
+	assert_int_equal(c->f->addr[30004], 1);
+	assert_int_equal(c->f->addr[30008], 1); /* the second stream: the call's address */
+
+	/* A latch on (address 0, 30008) is not call 2's leg (address 1, 30008). */
+	{
+		struct addr_port src;
+
+		memset(&src, 0, sizeof(src));
+		assert_true(addr_parse("203.0.113.10", 12, &src.ip));
+		src.port = 40000;
+		ng_cmd_latched(c->nc, 0, 30008, &src);
+		ng_cmd_latched(c->nc, 5, 30008, &src); /* no such address */
+	}
+	{
+		struct bencode_writer w;
+		size_t n;
+
+		bencode_writer_init(&w, body, sizeof(body));
+		bencode_put_dict(&w);
+		kv(&w, "command", "query");
+		kv(&w, "call-id", "call-2");
+		bencode_put_end(&w);
+		assert_int_equal(bencode_writer_finish(&w, &n), 0);
+		d = send_req(c, "mq", body, n);
+	}
+	assert_true(result_is(d, "ok"));
+	m = bencode_dict_get(bencode_dict_get(bencode_dict_get(d, "tags"), "tagA"), "medias");
+	assert_non_null(m);
+	for (const struct bencode_item *e = bencode_first(m); e; e = bencode_next(m, e)) {
+		s = bencode_first(bencode_dict_get(e, "streams"));
+		assert_true(bencode_str_eq(bencode_dict_get(s, "local address"), "198.51.100.7"));
+		assert_true(bencode_str_eq(bencode_dict_get(s, "status"), "learning"));
+	}
+	d = send_req(c, "ml", body, simple(body, sizeof(body), "list", NULL, NULL));
+	a = bencode_dict_get(d, "addresses");
+	assert_non_null(a);
+	assert_true(bencode_str_eq(bencode_first(a), "192.0.2.1"));
+	assert_true(bencode_str_eq(bencode_next(a, bencode_first(a)), "198.51.100.7"));
+	d = send_req(c, "ms", body, simple(body, sizeof(body), "statistics", NULL, NULL));
+	a = bencode_dict_get(bencode_dict_get(d, "statistics"), "addresses");
+	assert_non_null(a);
+	assert_true(bencode_str_eq(bencode_dict_get(bencode_first(a), "address"), "192.0.2.1"));
+	assert_true(bencode_dict_get_int(bencode_first(a), "streams", &v));
+	assert_int_equal(v, 1);
+	assert_true(bencode_dict_get_int(bencode_next(a, bencode_first(a)), "streams", &v));
+	assert_int_equal(v, 2);
+
+	/* The branches of a forked call share its address, though the relay (the fake: round
+	 * robin) would pick another for a new call. */
+	{
+		char sa[256];
+		const char *s1;
+		size_t l1;
+
+		sdp_at(sa, sizeof(sa), "203.0.113.9", 4000, 0);
+		d = ng(c, "offer", "tagA", NULL, "z9hG4bK-b1", sa);
+		reply_port(d, 30014);
+		s1 = reply_sdp(d, &l1);
+		assert_true(contains(s1, l1, "c=IN IP4 192.0.2.1\r\n"));
+		d = ng(c, "offer", "tagA", NULL, "z9hG4bK-b2", sa);
+		reply_port(d, 30018);
+		s1 = reply_sdp(d, &l1);
+		assert_true(contains(s1, l1, "c=IN IP4 192.0.2.1\r\n"));
+		assert_int_equal(c->f->addr[30012], 0);
+		assert_int_equal(c->f->addr[30016], 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -935,6 +1081,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reoffer_staged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reoffer_refused_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reoffer_new_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_addrs, setup_addrs, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@ static int f_new(void *arg, struct ng_stream_ports *sp)
 		if (!f->used[i]) {
 			f->used[i] = 1;
 			sp->worker = 0;
+			sp->addr = 0;
 			sp->port[0] = (uint16_t)(20000 + 4 * i);
 			sp->port[1] = (uint16_t)(20002 + 4 * i);
 			return 0;
@@ -99,8 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&f, 0, sizeof(f));
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.media_addr.family = AF_INET;
-	cfg.media_addr.v4.s_addr = htonl(0xc0000201);
+	cfg.media_addr[0].family = AF_INET;
+	cfg.media_addr[0].v4.s_addr = htonl(0xc0000201);
 	cfg.media_timeout_s = 2;
 	cfg.buckets = 16;
 	nc = ng_cmd_new(&cfg, &fuzz_ops, &f);

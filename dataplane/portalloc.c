@@ -1,5 +1,5 @@
-/* portalloc: hands out RTP/RTCP relay port pairs on one media address, each pair owned by the worker
- * whose rx queue the NIC's RSS steers that port to. */
+/* portalloc: hands out RTP/RTCP relay port pairs on one or more media addresses, each pair owned by
+ * the worker whose rx queue the NIC's RSS steers that port to. */
 #include "portalloc.h"
 
 #include <errno.h>
@@ -14,7 +14,8 @@ const uint8_t portalloc_rss_key_default[PORTALLOC_RSS_KEY_LEN] = {
 
 #define PAIR_NONE UINT16_MAX
 
-/* One worker's pool: a FIFO ring of pair indices over its slice of the shared ring array. */
+/* One (address, worker) pool: a FIFO ring of pair indices (within the address) over its slice of
+ * the shared ring array. */
 struct pool {
 	uint16_t *ring;
 	uint32_t cap;
@@ -24,12 +25,14 @@ struct pool {
 
 struct portalloc {
 	uint16_t first;	 /* RTP port of pair 0 (even) */
-	uint32_t npairs; /* at most 32768 */
+	uint32_t npairs; /* per address, at most 32768 */
 	unsigned workers;
-	uint16_t *owner; /* per pair: worker, or PAIR_NONE when RTP and RTCP hash apart */
-	uint8_t *used;	 /* per pair: 1 while handed out */
-	uint16_t *rings; /* all pools' rings, npairs entries in total */
-	struct pool pools[];
+	unsigned naddrs;
+	uint16_t *owner;     /* per pair: worker, or PAIR_NONE when RTP and RTCP hash apart */
+	uint8_t *used;	     /* per (address, pair): 1 while handed out */
+	uint16_t *rings;     /* all pools' rings, naddrs * usable pairs entries in total */
+	uint32_t *addr_free; /* per address: free pairs over all its pools */
+	struct pool pools[]; /* [addr * workers + worker] */
 };
 
 uint32_t portalloc_toeplitz(const uint8_t *key, size_t key_len, const uint8_t *in, size_t in_len)
@@ -103,6 +106,8 @@ static int check_cfg(const struct portalloc_cfg *cfg)
 {
 	if (cfg->workers == 0 || cfg->workers > PORTALLOC_MAX_WORKERS)
 		return -EINVAL;
+	if (cfg->naddrs > PORTALLOC_MAX_ADDRS)
+		return -EINVAL;
 	if (cfg->port_min == 0 || cfg->port_min > cfg->port_max)
 		return -EINVAL;
 	if (cfg->workers > 1) {
@@ -119,7 +124,8 @@ struct portalloc *portalloc_new(const struct portalloc_cfg *cfg)
 	struct portalloc *pa;
 	const uint8_t *key = cfg->rss_key ? cfg->rss_key : portalloc_rss_key_default;
 	size_t key_len = cfg->rss_key ? cfg->rss_key_len : sizeof(portalloc_rss_key_default);
-	uint32_t first = (cfg->port_min + 1u) & ~1u, npairs, off;
+	uint32_t first = (cfg->port_min + 1u) & ~1u, npairs, off, usable;
+	unsigned naddrs = cfg->naddrs ? cfg->naddrs : 1, npools;
 	uint64_t rnd = cfg->seed;
 
 	if (check_cfg(cfg)) {
@@ -131,19 +137,22 @@ struct portalloc *portalloc_new(const struct portalloc_cfg *cfg)
 		errno = EINVAL;
 		return NULL;
 	}
-	pa = calloc(1, sizeof(*pa) + cfg->workers * sizeof(pa->pools[0]));
+	npools = naddrs * cfg->workers;
+	pa = calloc(1, sizeof(*pa) + npools * sizeof(pa->pools[0]));
 	if (!pa)
 		goto fail;
 	pa->first = (uint16_t)first;
 	pa->npairs = npairs;
 	pa->workers = cfg->workers;
+	pa->naddrs = naddrs;
 	pa->owner = malloc(npairs * sizeof(*pa->owner));
-	pa->used = calloc(npairs, sizeof(*pa->used));
-	pa->rings = malloc(npairs * sizeof(*pa->rings));
-	if (!pa->owner || !pa->used || !pa->rings)
+	pa->used = calloc((size_t)naddrs * npairs, sizeof(*pa->used));
+	pa->addr_free = calloc(naddrs, sizeof(*pa->addr_free));
+	if (!pa->owner || !pa->used || !pa->addr_free)
 		goto fail;
 
 	/* Owner of each pair, then the pool sizes, then the pools filled in port order. */
+	usable = 0;
 	for (uint32_t i = 0; i < npairs; i++) {
 		uint16_t rtp = (uint16_t)(first + 2 * i);
 		int q = 0;
@@ -154,32 +163,41 @@ struct portalloc *portalloc_new(const struct portalloc_cfg *cfg)
 				q = -1;
 		}
 		pa->owner[i] = q >= 0 && q < (int)cfg->workers ? (uint16_t)q : PAIR_NONE;
-		if (pa->owner[i] != PAIR_NONE)
-			pa->pools[q].cap++;
+		if (pa->owner[i] == PAIR_NONE)
+			continue;
+		usable++;
+		for (unsigned a = 0; a < naddrs; a++)
+			pa->pools[a * cfg->workers + (unsigned)q].cap++;
 	}
-	off = 0;
-	for (unsigned w = 0; w < cfg->workers; w++) {
-		pa->pools[w].ring = pa->rings + off;
-		off += pa->pools[w].cap;
-	}
-	if (off == 0) {
+	if (usable == 0) {
 		/* No pair keeps RTP and RTCP on one queue: the key needs portalloc_rss_key_pairsafe()
 		 * or the RETA does not name these workers' queues. */
 		portalloc_free(pa);
 		errno = EINVAL;
 		return NULL;
 	}
-	for (uint32_t i = 0; i < npairs; i++) {
-		struct pool *p;
+	pa->rings = malloc((size_t)naddrs * usable * sizeof(*pa->rings));
+	if (!pa->rings)
+		goto fail;
+	off = 0;
+	for (unsigned k = 0; k < npools; k++) {
+		pa->pools[k].ring = pa->rings + off;
+		off += pa->pools[k].cap;
+	}
+	for (unsigned a = 0; a < naddrs; a++) {
+		pa->addr_free[a] = usable;
+		for (uint32_t i = 0; i < npairs; i++) {
+			struct pool *p;
 
-		if (pa->owner[i] == PAIR_NONE)
-			continue;
-		p = &pa->pools[pa->owner[i]];
-		p->ring[p->count++] = (uint16_t)i;
+			if (pa->owner[i] == PAIR_NONE)
+				continue;
+			p = &pa->pools[a * cfg->workers + pa->owner[i]];
+			p->ring[p->count++] = (uint16_t)i;
+		}
 	}
 	if (rnd) {
-		for (unsigned w = 0; w < cfg->workers; w++) {
-			struct pool *p = &pa->pools[w];
+		for (unsigned k = 0; k < npools; k++) {
+			struct pool *p = &pa->pools[k];
 
 			for (uint32_t i = p->count; i > 1; i--) {
 				uint32_t j = (uint32_t)(next_rand(&rnd) % i);
@@ -203,25 +221,27 @@ void portalloc_free(struct portalloc *pa)
 	if (!pa)
 		return;
 	free(pa->rings);
+	free(pa->addr_free);
 	free(pa->used);
 	free(pa->owner);
 	free(pa);
 }
 
-int portalloc_get(struct portalloc *pa, unsigned worker, uint16_t *rtp_port)
+int portalloc_get(struct portalloc *pa, unsigned addr, unsigned worker, uint16_t *rtp_port)
 {
 	struct pool *p;
 	uint16_t pair;
 
-	if (worker >= pa->workers)
+	if (worker >= pa->workers || addr >= pa->naddrs)
 		return -EINVAL;
-	p = &pa->pools[worker];
+	p = &pa->pools[addr * pa->workers + worker];
 	if (p->count == 0)
 		return -ENOSPC;
 	pair = p->ring[p->head];
 	p->head = p->head + 1 == p->cap ? 0 : p->head + 1;
 	p->count--;
-	pa->used[pair] = 1;
+	pa->addr_free[addr]--;
+	pa->used[(size_t)addr * pa->npairs + pair] = 1;
 	*rtp_port = (uint16_t)(pa->first + 2 * pair);
 	return 0;
 }
@@ -237,16 +257,21 @@ static int32_t pair_of(const struct portalloc *pa, uint16_t port)
 	return i < pa->npairs ? (int32_t)i : -1;
 }
 
-int portalloc_put(struct portalloc *pa, uint16_t rtp_port)
+int portalloc_put(struct portalloc *pa, unsigned addr, uint16_t rtp_port)
 {
 	int32_t i = pair_of(pa, rtp_port);
 	struct pool *p;
 	uint32_t tail;
+	size_t u;
 
-	if (i < 0 || (rtp_port & 1u) || !pa->used[i])
+	if (i < 0 || (rtp_port & 1u) || addr >= pa->naddrs)
 		return -EINVAL;
-	pa->used[i] = 0;
-	p = &pa->pools[pa->owner[i]];
+	u = (size_t)addr * pa->npairs + (uint32_t)i;
+	if (!pa->used[u])
+		return -EINVAL;
+	pa->used[u] = 0;
+	pa->addr_free[addr]++;
+	p = &pa->pools[addr * pa->workers + pa->owner[i]];
 	/* The ring cannot overflow: each pair is in it at most once and cap counts them all. */
 	tail = p->head + p->count;
 	if (tail >= p->cap)
@@ -265,23 +290,51 @@ int portalloc_worker_of(const struct portalloc *pa, uint16_t port)
 	return pa->owner[i];
 }
 
-int portalloc_pick_worker(const struct portalloc *pa)
+int portalloc_pick_addr(const struct portalloc *pa)
 {
 	int best = -ENOSPC;
 	uint32_t most = 0;
 
+	for (unsigned a = 0; a < pa->naddrs; a++) {
+		if (pa->addr_free[a] > most) {
+			most = pa->addr_free[a];
+			best = (int)a;
+		}
+	}
+	return best;
+}
+
+int portalloc_pick_worker(const struct portalloc *pa, unsigned addr)
+{
+	int best = -ENOSPC;
+	uint32_t most = 0;
+
+	if (addr >= pa->naddrs)
+		return -ENOSPC;
 	for (unsigned w = 0; w < pa->workers; w++) {
-		if (pa->pools[w].count > most) {
-			most = pa->pools[w].count;
+		if (pa->pools[addr * pa->workers + w].count > most) {
+			most = pa->pools[addr * pa->workers + w].count;
 			best = (int)w;
 		}
 	}
 	return best;
 }
 
-unsigned portalloc_available(const struct portalloc *pa, unsigned worker)
+unsigned portalloc_addrs(const struct portalloc *pa)
 {
-	return worker < pa->workers ? pa->pools[worker].count : 0;
+	return pa->naddrs;
+}
+
+unsigned portalloc_available(const struct portalloc *pa, unsigned addr, unsigned worker)
+{
+	if (worker >= pa->workers || addr >= pa->naddrs)
+		return 0;
+	return pa->pools[addr * pa->workers + worker].count;
+}
+
+unsigned portalloc_addr_available(const struct portalloc *pa, unsigned addr)
+{
+	return addr < pa->naddrs ? pa->addr_free[addr] : 0;
 }
 
 unsigned portalloc_capacity(const struct portalloc *pa, unsigned worker)

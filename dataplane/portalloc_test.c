@@ -86,39 +86,39 @@ static void test_single_worker(void **state)
 	/* 30001 is odd, 30010 has no RTCP port in range: pairs 30002..30008. */
 	assert_int_equal(portalloc_capacity(pa, 0), 4);
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(portalloc_get(pa, 0, &got[i]), 0);
+		assert_int_equal(portalloc_get(pa, 0, 0, &got[i]), 0);
 		assert_int_equal(got[i], 30002 + 2 * i);
 		assert_int_equal(portalloc_worker_of(pa, got[i]), 0);
 		assert_int_equal(portalloc_worker_of(pa, (uint16_t)(got[i] + 1)), 0);
 	}
-	assert_int_equal(portalloc_get(pa, 0, &port), -ENOSPC);
-	assert_int_equal(portalloc_available(pa, 0), 0);
-	assert_int_equal(portalloc_pick_worker(pa), -ENOSPC);
-	assert_int_equal(portalloc_get(pa, 1, &port), -EINVAL);
+	assert_int_equal(portalloc_get(pa, 0, 0, &port), -ENOSPC);
+	assert_int_equal(portalloc_available(pa, 0, 0), 0);
+	assert_int_equal(portalloc_pick_worker(pa, 0), -ENOSPC);
+	assert_int_equal(portalloc_get(pa, 0, 1, &port), -EINVAL);
 
 	/* Freed pairs come back oldest first. */
-	assert_int_equal(portalloc_put(pa, 30006), 0);
-	assert_int_equal(portalloc_put(pa, 30002), 0);
-	assert_int_equal(portalloc_pick_worker(pa), 0);
-	assert_int_equal(portalloc_get(pa, 0, &port), 0);
+	assert_int_equal(portalloc_put(pa, 0, 30006), 0);
+	assert_int_equal(portalloc_put(pa, 0, 30002), 0);
+	assert_int_equal(portalloc_pick_worker(pa, 0), 0);
+	assert_int_equal(portalloc_get(pa, 0, 0, &port), 0);
 	assert_int_equal(port, 30006);
-	assert_int_equal(portalloc_put(pa, 30006), 0);
-	assert_int_equal(portalloc_get(pa, 0, &port), 0);
+	assert_int_equal(portalloc_put(pa, 0, 30006), 0);
+	assert_int_equal(portalloc_get(pa, 0, 0, &port), 0);
 	assert_int_equal(port, 30002);
-	assert_int_equal(portalloc_get(pa, 0, &port), 0);
+	assert_int_equal(portalloc_get(pa, 0, 0, &port), 0);
 	assert_int_equal(port, 30006);
 
 	/* Double free, RTCP port, ports outside the range, a free pair. */
-	assert_int_equal(portalloc_put(pa, 30004), 0);
-	assert_int_equal(portalloc_put(pa, 30004), -EINVAL);
-	assert_int_equal(portalloc_put(pa, 30003), -EINVAL);
-	assert_int_equal(portalloc_put(pa, 30000), -EINVAL);
-	assert_int_equal(portalloc_put(pa, 30010), -EINVAL);
-	assert_int_equal(portalloc_put(pa, 0), -EINVAL);
+	assert_int_equal(portalloc_put(pa, 0, 30004), 0);
+	assert_int_equal(portalloc_put(pa, 0, 30004), -EINVAL);
+	assert_int_equal(portalloc_put(pa, 0, 30003), -EINVAL);
+	assert_int_equal(portalloc_put(pa, 0, 30000), -EINVAL);
+	assert_int_equal(portalloc_put(pa, 0, 30010), -EINVAL);
+	assert_int_equal(portalloc_put(pa, 0, 0), -EINVAL);
 	assert_int_equal(portalloc_worker_of(pa, 30001), -ENOENT);
 	assert_int_equal(portalloc_worker_of(pa, 30010), -ENOENT);
 	assert_int_equal(portalloc_worker_of(pa, 30009), 0);
-	assert_int_equal(portalloc_available(pa, 0), 1);
+	assert_int_equal(portalloc_available(pa, 0, 0), 1);
 	portalloc_free(pa);
 }
 
@@ -134,11 +134,11 @@ static void test_full_range_and_wrap(void **state)
 	assert_int_equal(portalloc_capacity(pa, 0), 32767);
 	/* Cycle the FIFO ring more than once around. */
 	for (int i = 0; i < 100000; i++) {
-		assert_int_equal(portalloc_get(pa, 0, &port), 0);
+		assert_int_equal(portalloc_get(pa, 0, 0, &port), 0);
 		assert_true(port >= 2 && port % 2 == 0);
-		assert_int_equal(portalloc_put(pa, port), 0);
+		assert_int_equal(portalloc_put(pa, 0, port), 0);
 	}
-	assert_int_equal(portalloc_available(pa, 0), 32767);
+	assert_int_equal(portalloc_available(pa, 0, 0), 32767);
 	portalloc_free(pa);
 }
 
@@ -175,6 +175,10 @@ static void test_bad_config(void **state)
 	cfg.reta_size = 128;
 	cfg.rss_key = key;
 	cfg.rss_key_len = 5;
+	assert_null(portalloc_new(&cfg));
+
+	cfg = ok;
+	cfg.naddrs = PORTALLOC_MAX_ADDRS + 1;
 	assert_null(portalloc_new(&cfg));
 
 	assert_int_equal(portalloc_rss_key_pairsafe(key, 5, 128), -EINVAL);
@@ -246,7 +250,7 @@ static void test_rss_steering(void **state)
 
 	/* Every port handed to w reaches w's queue as DPDK computes it, RTP and RTCP alike. */
 	for (unsigned w = 0; w < WORKERS; w++) {
-		while (portalloc_get(pa, w, &port) == 0) {
+		while (portalloc_get(pa, 0, w, &port) == 0) {
 			uint32_t h1 = dpdk_port_hash(key, port);
 			uint32_t h2 = dpdk_port_hash(key, (uint16_t)(port + 1));
 
@@ -255,9 +259,9 @@ static void test_rss_steering(void **state)
 			assert_int_equal(portalloc_worker_of(pa, port), w);
 			assert_int_equal(portalloc_worker_of(pa, (uint16_t)(port + 1)), w);
 		}
-		assert_int_equal(portalloc_available(pa, w), 0);
+		assert_int_equal(portalloc_available(pa, 0, w), 0);
 	}
-	assert_int_equal(portalloc_pick_worker(pa), -ENOSPC);
+	assert_int_equal(portalloc_pick_worker(pa, 0), -ENOSPC);
 	portalloc_free(pa);
 }
 
@@ -298,9 +302,9 @@ static void test_custom_reta(void **state)
 		else
 			assert_int_equal(w, -ENOENT);
 	}
-	w = portalloc_pick_worker(pa);
+	w = portalloc_pick_worker(pa, 0);
 	assert_true(w == 0 || w == 1);
-	assert_int_equal(portalloc_get(pa, (unsigned)w, &port), 0);
+	assert_int_equal(portalloc_get(pa, 0, (unsigned)w, &port), 0);
 	assert_int_equal(reta[dpdk_port_hash(key, port) % RETA], w);
 	portalloc_free(pa);
 }
@@ -315,7 +319,7 @@ static void test_shuffled_order(void **state)
 
 	(void)state;
 	assert_non_null(pa);
-	while (portalloc_get(pa, 0, &port) == 0) {
+	while (portalloc_get(pa, 0, 0, &port) == 0) {
 		assert_true(port >= 40000 && port <= 40998 && port % 2 == 0);
 		assert_int_equal(seen[port - 40000], 0);
 		seen[port - 40000] = 1;
@@ -326,6 +330,80 @@ static void test_shuffled_order(void **state)
 	/* Every pair exactly once, not in port order. */
 	assert_int_equal(n, 500);
 	assert_true(ascending < 400);
+	portalloc_free(pa);
+}
+
+/* Several media addresses: each has the whole range, pools per (address, worker), a pair is handed
+ * out and freed per address, and the address with the most free pairs is picked (so calls go round
+ * the addresses). */
+static void test_addrs(void **state)
+{
+	enum { WORKERS = 2, RETA = 128, ADDRS = 7 };
+	uint8_t key[PORTALLOC_RSS_KEY_LEN];
+	struct portalloc_cfg cfg = {
+		.port_min = 1024,
+		.port_max = 65535,
+		.workers = WORKERS,
+		.naddrs = ADDRS,
+		.rss_key = key,
+		.rss_key_len = sizeof(key),
+		.reta_size = RETA,
+		.seed = 42,
+	};
+	struct portalloc *pa;
+	uint16_t port, p0;
+	unsigned total = 0, per_addr[ADDRS] = {0};
+
+	(void)state;
+	memcpy(key, portalloc_rss_key_default, sizeof(key));
+	assert_int_equal(portalloc_rss_key_pairsafe(key, sizeof(key), RETA), 0);
+	pa = portalloc_new(&cfg);
+	assert_non_null(pa);
+	assert_int_equal(portalloc_addrs(pa), ADDRS);
+	assert_int_equal(portalloc_capacity(pa, 0) + portalloc_capacity(pa, 1), 32256);
+	for (unsigned a = 0; a < ADDRS; a++)
+		assert_int_equal(portalloc_addr_available(pa, a), 32256);
+	assert_int_equal(portalloc_get(pa, ADDRS, 0, &port), -EINVAL);
+	assert_int_equal(portalloc_put(pa, ADDRS, 30000), -EINVAL);
+	assert_int_equal(portalloc_pick_worker(pa, ADDRS), -ENOSPC);
+	assert_int_equal(portalloc_available(pa, ADDRS, 0), 0);
+	assert_int_equal(portalloc_addr_available(pa, ADDRS), 0);
+
+	/* The same port may be handed out on two addresses; freeing one leaves the other. */
+	assert_int_equal(portalloc_get(pa, 3, 1, &p0), 0);
+	assert_int_equal(portalloc_worker_of(pa, p0), 1);
+	assert_int_equal(portalloc_addr_available(pa, 3), 32255);
+	assert_int_equal(portalloc_put(pa, 2, p0), -EINVAL); /* not handed out on address 2 */
+	assert_int_equal(portalloc_put(pa, 3, p0), 0);
+	assert_int_equal(portalloc_put(pa, 3, p0), -EINVAL);
+
+	/* Streams as control takes them: the address with most free pairs, then the worker with
+	 * most free pairs there, two pairs each. 100 000 streams over 7 addresses. */
+	for (unsigned i = 0; i < 100000; i++) {
+		int a = portalloc_pick_addr(pa), w;
+
+		assert_true(a >= 0);
+		w = portalloc_pick_worker(pa, (unsigned)a);
+		assert_true(w >= 0);
+		assert_int_equal(portalloc_get(pa, (unsigned)a, (unsigned)w, &port), 0);
+		assert_int_equal(portalloc_worker_of(pa, port), w);
+		assert_int_equal(portalloc_get(pa, (unsigned)a, (unsigned)w, &port), 0);
+		per_addr[a]++;
+		total++;
+	}
+	/* Evenly spread: no address more than one stream ahead of another. */
+	for (unsigned a = 1; a < ADDRS; a++)
+		assert_true(per_addr[a] + 1 >= per_addr[0] && per_addr[0] + 1 >= per_addr[a]);
+	assert_int_equal(total, 100000);
+	/* Fill everything: 7 x 32256 pairs in all, then nothing is left anywhere. */
+	for (unsigned a = 0; a < ADDRS; a++)
+		for (unsigned w = 0; w < WORKERS; w++)
+			while (portalloc_get(pa, a, w, &port) == 0)
+				total++;
+	assert_int_equal(portalloc_pick_addr(pa), -ENOSPC);
+	assert_int_equal(total, 7u * 32256 - 100000);
+	assert_int_equal(portalloc_put(pa, 6, 65534), 0);
+	assert_int_equal(portalloc_pick_addr(pa), 6);
 	portalloc_free(pa);
 }
 
@@ -341,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_rss_steering),
 		cmocka_unit_test(test_custom_reta),
 		cmocka_unit_test(test_shuffled_order),
+		cmocka_unit_test(test_addrs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

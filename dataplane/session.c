@@ -1,4 +1,5 @@
-/* session: a worker's flow table, one flow per relay leg, indexed by local UDP port. */
+/* session: a worker's flow table, one flow per relay leg, indexed by (media address index,
+ * local UDP port). */
 #include "session.h"
 
 #include <errno.h>
@@ -6,18 +7,19 @@
 #include <string.h>
 
 struct session_table {
-	uint16_t base; /* first even port of the range */
-	uint32_t slots;
+	uint16_t base;	 /* first even port of the range */
+	uint32_t slots;	 /* port pairs per address */
+	unsigned naddrs; /* media addresses */
 	unsigned count;
-	struct session_flow *flows; /* [slots], one per port pair */
+	struct session_flow *flows; /* [naddrs * slots], one per (address, port pair) */
 };
 
-struct session_table *session_table_new(uint16_t port_min, uint16_t port_max)
+struct session_table *session_table_new(unsigned naddrs, uint16_t port_min, uint16_t port_max)
 {
 	struct session_table *st;
 	uint32_t base = (uint32_t)port_min + (port_min & 1u);
 
-	if (port_min == 0 || base + 1 > port_max) {
+	if (naddrs == 0 || naddrs > SESSION_MAX_ADDRS || port_min == 0 || base + 1 > port_max) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -26,7 +28,9 @@ struct session_table *session_table_new(uint16_t port_min, uint16_t port_max)
 		return NULL;
 	st->base = (uint16_t)base;
 	st->slots = ((uint32_t)port_max - base + 1) / 2;
-	st->flows = calloc(st->slots, sizeof(*st->flows));
+	st->naddrs = naddrs;
+	/* calloc: pages of the array are touched only as flows are installed on them. */
+	st->flows = calloc((size_t)naddrs * st->slots, sizeof(*st->flows));
 	if (!st->flows) {
 		free(st);
 		return NULL;
@@ -42,24 +46,26 @@ void session_table_free(struct session_table *st)
 	free(st);
 }
 
-static struct session_flow *slot(const struct session_table *st, uint16_t port, unsigned *odd)
+static struct session_flow *slot(const struct session_table *st, unsigned addr, uint16_t port,
+				 unsigned *odd)
 {
 	uint32_t off;
 
-	if (port < st->base)
+	if (port < st->base || addr >= st->naddrs)
 		return NULL;
 	off = (uint32_t)port - st->base;
 	if (off / 2 >= st->slots)
 		return NULL;
 	if (odd)
 		*odd = off & 1u;
-	return &st->flows[off / 2];
+	return &st->flows[(size_t)addr * st->slots + off / 2];
 }
 
-struct session_flow *session_lookup(struct session_table *st, uint16_t port, enum latch_comp *comp)
+struct session_flow *session_lookup(struct session_table *st, unsigned addr, uint16_t port,
+				    enum latch_comp *comp)
 {
 	unsigned odd = 0;
-	struct session_flow *f = slot(st, port, &odd);
+	struct session_flow *f = slot(st, addr, port, &odd);
 
 	if (!f || !f->used)
 		return NULL;
@@ -67,9 +73,9 @@ struct session_flow *session_lookup(struct session_table *st, uint16_t port, enu
 	return f;
 }
 
-void session_prefetch(const struct session_table *st, uint16_t port)
+void session_prefetch(const struct session_table *st, unsigned addr, uint16_t port)
 {
-	const struct session_flow *f = slot(st, port, NULL);
+	const struct session_flow *f = slot(st, addr, port, NULL);
 
 	if (f) {
 		/* An entry spans two cache lines (88 bytes, not aligned to 64). */
@@ -78,11 +84,11 @@ void session_prefetch(const struct session_table *st, uint16_t port)
 	}
 }
 
-int session_add(struct session_table *st, uint16_t port, uint16_t peer_port,
+int session_add(struct session_table *st, unsigned addr, uint16_t port, uint16_t peer_port,
 		const struct latch_expect *exp, uint64_t now_ms)
 {
 	unsigned odd = 0;
-	struct session_flow *f = slot(st, port, &odd);
+	struct session_flow *f = slot(st, addr, port, &odd);
 
 	if (!f || odd)
 		return -EINVAL;
@@ -97,21 +103,21 @@ int session_add(struct session_table *st, uint16_t port, uint16_t peer_port,
 	return 0;
 }
 
-int session_update(struct session_table *st, uint16_t port, const struct latch_expect *exp,
-		   uint64_t now_ms)
+int session_update(struct session_table *st, unsigned addr, uint16_t port,
+		   const struct latch_expect *exp, uint64_t now_ms)
 {
 	unsigned odd = 0;
-	struct session_flow *f = slot(st, port, &odd);
+	struct session_flow *f = slot(st, addr, port, &odd);
 
 	if (!f || odd || !f->used)
 		return -ENOENT;
 	return (int)latch_update(&f->latch, exp, now_ms);
 }
 
-int session_del(struct session_table *st, uint16_t port)
+int session_del(struct session_table *st, unsigned addr, uint16_t port)
 {
 	unsigned odd = 0;
-	struct session_flow *f = slot(st, port, &odd);
+	struct session_flow *f = slot(st, addr, port, &odd);
 
 	if (!f || odd || !f->used)
 		return -ENOENT;
@@ -125,11 +131,21 @@ unsigned session_count(const struct session_table *st)
 	return st->count;
 }
 
-int session_flow_read(const struct session_table *st, uint16_t port, uint64_t now_ms,
+unsigned session_addrs(const struct session_table *st)
+{
+	return st->naddrs;
+}
+
+uint32_t session_pairs(const struct session_table *st)
+{
+	return st->slots;
+}
+
+int session_flow_read(const struct session_table *st, unsigned addr, uint16_t port, uint64_t now_ms,
 		      struct session_flow_stats *out)
 {
 	unsigned odd = 0;
-	struct session_flow *f = slot(st, port, &odd);
+	struct session_flow *f = slot(st, addr, port, &odd);
 	uint32_t last, ago;
 
 	if (!f || odd || !__atomic_load_n(&f->used, __ATOMIC_ACQUIRE))

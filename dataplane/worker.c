@@ -47,7 +47,8 @@ struct worker *worker_new(const struct worker_cfg *cfg)
 	int socket = rte_eth_dev_socket_id(cfg->port_id);
 	struct worker *w;
 
-	if (!cfg->msg_in || !cfg->msg_out || !cfg->exc || !cfg->sessions) {
+	if (!cfg->msg_in || !cfg->msg_out || !cfg->exc || !cfg->sessions || cfg->n_media == 0 ||
+	    cfg->n_media > SESSION_MAX_ADDRS) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -135,17 +136,19 @@ static void handle_msg(struct worker *w, const struct dp_msg *m, uint64_t now_ms
 
 	switch (m->type) {
 	case DP_MSG_FLOW_ADD:
-		rc = session_add(w->cfg.sessions, m->port, m->peer_port, &m->u.exp, now_ms);
+		rc = session_add(w->cfg.sessions, m->addr, m->port, m->peer_port, &m->u.exp,
+				 now_ms);
 		break;
 	case DP_MSG_FLOW_UPDATE:
-		rc = session_update(w->cfg.sessions, m->port, &m->u.exp, now_ms);
+		rc = session_update(w->cfg.sessions, m->addr, m->port, &m->u.exp, now_ms);
 		rc = rc < 0 ? rc : 0;
 		break;
 	case DP_MSG_FLOW_DEL:
-		rc = session_del(w->cfg.sessions, m->port);
+		rc = session_del(w->cfg.sessions, m->addr, m->port);
 		if (rc == 0) {
 			memset(&ev, 0, sizeof(ev));
 			ev.type = DP_EV_FREED;
+			ev.addr = m->addr;
 			ev.port = m->port;
 			ev.id = m->id;
 			ev.worker = (uint16_t)w->cfg.id;
@@ -164,7 +167,7 @@ static void handle_msg(struct worker *w, const struct dp_msg *m, uint64_t now_ms
 		STAT_ADD(w, msg_errors, 1);
 }
 
-static void flow_event(struct worker *w, const struct session_flow *f, uint16_t type,
+static void flow_event(struct worker *w, const struct session_flow *f, unsigned addr, uint8_t type,
 		       uint32_t src_ip, uint16_t src_port, enum latch_comp comp,
 		       enum latch_verdict v)
 {
@@ -172,6 +175,7 @@ static void flow_event(struct worker *w, const struct session_flow *f, uint16_t 
 
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
+	ev.addr = (uint8_t)addr;
 	ev.port = f->port;
 	ev.peer_port = f->peer_port;
 	ev.worker = (uint16_t)w->cfg.id;
@@ -213,6 +217,25 @@ static void drop(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* The index of media address ip (network order), or -1 when it is none of ours. A linear scan:
+ * one comparison with one address, a few with several (at most SESSION_MAX_ADDRS). */
+static inline int addr_index(const struct worker *w, uint32_t ip)
+{
+	for (unsigned i = 0; i < w->cfg.n_media; i++)
+		if (w->cfg.media_ip[i] == ip)
+			return (int)i;
+	return -1;
+}
+
+/* Whether dst is in the subnet of any media address. */
+static bool on_link(const struct worker *w, uint32_t dst)
+{
+	for (unsigned i = 0; i < w->cfg.n_media; i++)
+		if ((dst & w->cfg.netmask[i]) == (w->cfg.media_ip[i] & w->cfg.netmask[i]))
+			return true;
+	return false;
+}
+
 /* The Ethernet destination for dst: the MAC latched packets of that address came from, else the
  * next hop's from the neighbour table. NULL when unknown (control is asked to resolve it). */
 static const uint8_t *dest_mac(struct worker *w, struct session_flow *peer, uint32_t dst,
@@ -223,7 +246,7 @@ static const uint8_t *dest_mac(struct worker *w, struct session_flow *peer, uint
 
 	if (peer->has_mac && peer->mac_ip == dst)
 		return peer->mac;
-	if (w->cfg.gateway_ip && (dst & w->cfg.netmask) != (w->cfg.media_ip & w->cfg.netmask))
+	if (w->cfg.gateway_ip && !on_link(w, dst))
 		hop = w->cfg.gateway_ip;
 	mac = neigh_lookup(w, hop);
 	if (!mac && (uint32_t)now_ms - peer->last_event_ms >= EVENT_INTERVAL_MS) {
@@ -294,13 +317,14 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
 	uint32_t frame_len;
+	int addr = addr_index(w, cr->dst_ip);
 
-	if (cr->dst_ip != w->cfg.media_ip) {
+	if (unlikely(addr < 0)) {
 		STAT_ADD(w, drop_not_ours, 1);
 		drop(m);
 		return;
 	}
-	f = session_lookup(w->cfg.sessions, cr->dst_port, &comp);
+	f = session_lookup(w->cfg.sessions, (unsigned)addr, cr->dst_port, &comp);
 	if (!f) {
 		STAT_ADD(w, drop_no_flow, 1);
 		drop(m);
@@ -308,7 +332,7 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	}
 	/* The peer's entry is needed for every packet that gets through: fetch it while the
 	 * payload is checked and the latch decides. */
-	peer = session_lookup(w->cfg.sessions, f->peer_port, &pcomp);
+	peer = session_lookup(w->cfg.sessions, (unsigned)addr, f->peer_port, &pcomp);
 	if (peer)
 		rte_prefetch0(peer);
 	media = classify_media(frame + cr->payload_off, cr->payload_len);
@@ -337,8 +361,8 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 			session_counter_add32(&f->drops, 1);
 			if ((uint32_t)now_ms - f->last_event_ms >= EVENT_INTERVAL_MS) {
 				f->last_event_ms = (uint32_t)now_ms;
-				flow_event(w, f, DP_EV_REJECTED, cr->src_ip, cr->src_port, lcomp,
-					   v);
+				flow_event(w, f, (unsigned)addr, DP_EV_REJECTED, cr->src_ip,
+					   cr->src_port, lcomp, v);
 			}
 			drop(m);
 			return;
@@ -347,7 +371,7 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 		memcpy(f->mac, frame + 6, 6);
 		f->mac_ip = cr->src_ip;
 		f->has_mac = true;
-		flow_event(w, f, DP_EV_LATCHED, cr->src_ip, cr->src_port, lcomp, v);
+		flow_event(w, f, (unsigned)addr, DP_EV_LATCHED, cr->src_ip, cr->src_port, lcomp, v);
 	}
 	session_counter_add32(&f->pkts_in, 1);
 	session_counter_add(&f->bytes_in, cr->payload_len);
@@ -377,7 +401,8 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 	memcpy(frame + 6, w->cfg.media_mac, 6);
 	ip = (struct rte_ipv4_hdr *)(frame + cr->l3_off);
 	udp = (struct rte_udp_hdr *)(frame + cr->l4_off);
-	rewrite_l3l4(ip, udp, w->cfg.media_ip, dst_ip, rte_cpu_to_be_16(out_port),
+	/* Both legs of a stream are on one address: the packet leaves from the one it came to. */
+	rewrite_l3l4(ip, udp, cr->dst_ip, dst_ip, rte_cpu_to_be_16(out_port),
 		     rte_cpu_to_be_16(dst_port), udp_verified);
 	m->ol_flags = 0;
 	STAT_ADD(w, relayed, 1);
@@ -386,7 +411,7 @@ static void relay_udp(struct worker *w, struct rte_mbuf *m, const struct classif
 
 static void to_control(struct worker *w, struct rte_mbuf *m, uint32_t dst_ip)
 {
-	if (dst_ip != w->cfg.media_ip) {
+	if (addr_index(w, dst_ip) < 0) {
 		STAT_ADD(w, drop_not_ours, 1);
 		drop(m);
 		return;
@@ -443,8 +468,16 @@ unsigned worker_poll(struct worker *w, uint64_t now_ms)
 		if (i + 1 < nrx && pkts[i + 1]->data_len >= 38) {
 			const uint8_t *nf = rte_pktmbuf_mtod(pkts[i + 1], const uint8_t *);
 
-			if (nf[12] == 0x08 && nf[13] == 0x00 && nf[14] == 0x45)
-				session_prefetch(w->cfg.sessions, (uint16_t)(nf[36] << 8 | nf[37]));
+			if (nf[12] == 0x08 && nf[13] == 0x00 && nf[14] == 0x45) {
+				uint32_t dip;
+				int a;
+
+				memcpy(&dip, nf + 30, 4);
+				a = addr_index(w, dip);
+				if (a >= 0)
+					session_prefetch(w->cfg.sessions, (unsigned)a,
+							 (uint16_t)(nf[36] << 8 | nf[37]));
+			}
 		}
 		if (m->nb_segs != 1) {
 			STAT_ADD(w, drop_multiseg, 1);

@@ -8,6 +8,7 @@
 
 #include "classify.h"
 #include "latch.h"
+#include "session.h"
 
 struct rte_ring;
 struct session_table;
@@ -27,11 +28,14 @@ struct worker_cfg {
 	 * thread-safe, so the control lcore never transmits itself. */
 	struct rte_ring *tx_in;
 	struct session_table *sessions; /* owned by the caller, used only by this worker */
-	uint32_t media_ip;		/* network order */
 	uint8_t media_mac[6];
-	uint32_t gateway_ip; /* network order; 0 = every destination is on-link */
-	uint32_t netmask;    /* network order; on-link test for media_ip's subnet */
 	bool sw_udp_csum;    /* verify UDP checksums in software unless the NIC says GOOD */
+	uint32_t gateway_ip; /* network order; 0 = every destination is on-link */
+	/* The media addresses (network order), index i = address i of the session table and of
+	 * dp_msg.addr; a destination is on-link when it is in any address's subnet. */
+	unsigned n_media; /* 1..SESSION_MAX_ADDRS */
+	uint32_t media_ip[SESSION_MAX_ADDRS];
+	uint32_t netmask[SESSION_MAX_ADDRS]; /* network order */
 };
 
 /* Worker counters. worker: rw; control: ro through worker_stats_read(). */
@@ -42,7 +46,7 @@ struct worker_stats {
 	uint64_t drop_classify[CLASSIFY_DROP_COUNT];
 	uint64_t drop_latch[LATCH_VERDICT_COUNT];
 	uint64_t drop_multiseg;	   /* chained mbufs (the relay handles single segments) */
-	uint64_t drop_not_ours;	   /* not addressed to the media address */
+	uint64_t drop_not_ours;	   /* not addressed to any of the media addresses */
 	uint64_t drop_no_flow;	   /* no live relay port (or RTCP port of an rtcp-mux leg) */
 	uint64_t drop_media;	   /* payload malformed for what its first byte says */
 	uint64_t drop_no_dest;	   /* the other leg has nowhere to send yet */

@@ -145,16 +145,17 @@ int main(int argc, char **argv)
 	if (port < 0 || port_setup((uint16_t)port, 1, mp, &rss) ||
 	    dp_chan_init(&ch, "wb", 0, 4096, 0))
 		return 1;
-	st = session_table_new(PORT_BASE, (uint16_t)(PORT_BASE + streams * 4));
+	st = session_table_new(1, PORT_BASE, (uint16_t)(PORT_BASE + streams * 4));
 	memset(&wc, 0, sizeof(wc));
 	wc.port_id = (uint16_t)port;
 	wc.msg_in = ch.to_worker;
 	wc.msg_out = ch.to_control;
 	wc.exc = exc;
 	wc.sessions = st;
-	wc.media_ip = htonl(0x0a000001);
+	wc.n_media = 1;
+	wc.media_ip[0] = htonl(0x0a000001);
 	memcpy(wc.media_mac, (uint8_t[]){2, 0, 0, 0, 0, 1}, 6);
-	wc.netmask = htonl(0xffffff00);
+	wc.netmask[0] = htonl(0xffffff00);
 	wc.gateway_ip = htonl(0x0a0000fe);
 	wc.sw_udp_csum = true;
 	w = worker_new(&wc);

@@ -6,7 +6,7 @@
 Network namespaces on one bridged segment 203.0.113.0/24:
 
     ua (caller 192.168.1.10:27910) -- nat (MASQUERADE --random-fully, 203.0.113.1) --+
-    dp (sbc-dataplane on net_af_packet, owns 203.0.113.5; no kernel address) ---------+- wan (br0)
+    dp (sbc-dataplane on net_af_packet, owns 203.0.113.5 and .8; no kernel address) --+- wan (br0)
     callee (203.0.113.20:5004) -------------------------------------------------------+
     stranger (203.0.113.66) ----------------------------------------------------------+
 
@@ -14,8 +14,10 @@ A call is set up over ng (offer with SIP-source-address and received-from = the 
 answer with trust-address); both parties then exchange RTP and RTCP through the relay while the
 stranger sends to the relay ports before and during the call. Checks: media both ways, only
 from the relay's ports, nothing of the stranger's relayed, the caller latched through the NAT's
-random port; after "delete" nothing is relayed. Namespaces, the dataplane, its control socket and
-/var/run/dpdk/<prefix> are removed on every exit.
+random port; after "delete" nothing is relayed. The dataplane owns a second media address
+(203.0.113.8): a call made while the first address holds a call goes there (SDP, media, ICMP echo,
+control socket). Namespaces, the dataplane, its control socket and /var/run/dpdk/<prefix> are
+removed on every exit.
 """
 import json
 import os
@@ -32,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TAG = "nl%d" % (os.getpid() % 100000)
 NS = {n: "%s-%s" % (TAG, n) for n in ("ua", "nat", "dp", "callee", "stranger", "wan")}
 MEDIA = "203.0.113.5"
+MEDIA2 = "203.0.113.8"  # the second media address (index 1)
 PREFIX = "natlab_%s" % TAG
 CTL = "/tmp/%s.ctl" % PREFIX
 POLICY = "/tmp/%s.policy.json" % PREFIX
@@ -168,7 +171,8 @@ def check(cond, what):
 def run(binary, logf):
     eal = ["-l", "0,1", "--no-huge", "-m", "512", "--no-pci", "--file-prefix=" + PREFIX,
            "--vdev=net_af_packet0,iface=dp0", "--log-level=lib.eal:error"]
-    opts = ["--media-addr", MEDIA + "/24", "--ports", "40000-40199", "--ng-listen", NG,
+    opts = ["--media-addr", MEDIA + "/24", "--media-addr", MEDIA2, "--ports", "40000-40199",
+            "--ng-listen", NG,
             "--idle-backoff", "200", "--control-socket", CTL, "--policy", POLICY,
             "--notify", NOTIFY, "--log-level", "info"]
     with open(POLICY, "w") as f:
@@ -229,6 +233,8 @@ def call(proc):
     check(not early_r["sources"] and not late_r["sources"], "the stranger got nothing back")
 
     sessions = ctl("sessions")["sessions"]
+    check(sessions[0]["streams"][0].get("address") == MEDIA,
+          "the control socket shows the call's media address")
     legs = sessions[0]["streams"][0]["legs"]
     caller_leg = [l for l in legs if l["port"] == port_a][0]
     latched = caller_leg["latched"] or ""
@@ -250,6 +256,56 @@ def call(proc):
     check(not callee_r["sources"] and not caller_r["sources"], "nothing relayed after delete")
     r = ng({"command": "query", "call-id": "natlab-1"})
     check(r and r.get("result") == "error", "the call is gone")
+
+
+def second_address():
+    """A call made while another holds ports on the first address goes to the second (the one
+    with most free ports): its SDP, media and ICMP echo use 203.0.113.8."""
+    r = ng({"command": "offer", "call-id": "natlab-hold", "from-tag": "h1", "sdp": SDP_CALLER,
+            "received-from": ["IP4", "203.0.113.1"], "flags": ["SIP-source-address"]})
+    check(r and r.get("result") == "ok" and "c=IN IP4 %s" % MEDIA in r["sdp"],
+          "a first call on the first media address")
+    r = ng({"command": "offer", "call-id": "natlab-2", "from-tag": "caller-tag",
+            "sdp": SDP_CALLER, "received-from": ["IP4", "203.0.113.1"],
+            "flags": ["SIP-source-address"], "replace": ["origin", "session-connection"]})
+    check(r and r.get("result") == "ok", "offer of a call on the second address accepted")
+    check("c=IN IP4 %s" % MEDIA2 in r["sdp"] and "IN IP4 %s" % MEDIA not in r["sdp"],
+          "its SDP carries the second media address (c= and o=)")
+    port_b = int(re.search(r"m=audio (\d+) ", r["sdp"]).group(1))
+    r = ng({"command": "answer", "call-id": "natlab-2", "from-tag": "caller-tag",
+            "to-tag": "callee-tag", "sdp": SDP_CALLEE, "received-from": ["IP4", "203.0.113.20"],
+            "flags": ["trust-address"], "replace": ["origin", "session-connection"]})
+    check(r and r.get("result") == "ok" and "c=IN IP4 %s" % MEDIA2 in r["sdp"],
+          "answer SDP on the second address too")
+    port_a = int(re.search(r"m=audio (\d+) ", r["sdp"]).group(1))
+    relay_a, relay_b = "%s:%d" % (MEDIA2, port_a), "%s:%d" % (MEDIA2, port_b)
+    callee = agent("callee", "203.0.113.20:5004", 2, [relay_b], 60, delay=0.5)
+    caller = agent("ua", "192.168.1.10:27910", 1, [relay_a], 60, delay=0.5)
+    callee_r, caller_r = result(callee), result(caller)
+    check(callee_r["rtp"].get("1", 0) >= 45 and caller_r["rtp"].get("2", 0) >= 45,
+          "media relayed both ways on the second address (%d, %d of 60)"
+          % (callee_r["rtp"].get("1", 0), caller_r["rtp"].get("2", 0)))
+    check(caller_r["sources"] == [relay_a, "%s:%d" % (MEDIA2, port_a + 1)] and
+          callee_r["sources"] == [relay_b, "%s:%d" % (MEDIA2, port_b + 1)],
+          "both parties hear only the second address's relay ports")
+    q = ng({"command": "query", "call-id": "natlab-2"})
+    stream = q["tags"]["caller-tag"]["medias"][0]["streams"][0]
+    check(stream.get("local address") == MEDIA2, "ng query shows the stream's address")
+    lst = ng({"command": "list"})
+    check(dict(zip(lst["calls"], lst["addresses"])) ==
+          {"natlab-hold": MEDIA, "natlab-2": MEDIA2}, "ng list shows each call's address")
+    sessions = {s["call-id"]: s for s in ctl("sessions")["sessions"]}
+    check(sessions["natlab-2"]["streams"][0]["address"] == MEDIA2,
+          "the control socket shows the second address")
+    addrs = ctl("stats")["addresses"]
+    check([a["address"] for a in addrs] == [MEDIA, MEDIA2] and
+          addrs[0]["free-pairs"] == addrs[1]["free-pairs"] == 98,
+          "stats: free port pairs per address (%s)" % json.dumps(addrs))
+    rc = sh(sys.executable, os.path.join(HERE, "ping.py"), MEDIA2, ns="callee", check=False)
+    check(rc == 0, "the second media address answers ICMP echo")
+    for cid in ("natlab-2", "natlab-hold"):
+        r = ng({"command": "delete", "call-id": cid})
+        check(r and r.get("result") == "ok", "%s deleted" % cid)
 
 
 def extras():
@@ -313,6 +369,9 @@ def main():
         proc = run(binary, logf)
         call(proc)
         extras()
+        # After extras(): its reload set a 30 s media timeout, so these silent calls are not
+        # reported while extras() waits for its notification.
+        second_address()
         proc.terminate()
         proc.wait(15)
         check(proc.returncode == 0, "sbc-dataplane stops cleanly on SIGTERM (status %d)"

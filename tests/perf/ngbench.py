@@ -2,13 +2,16 @@
 """ng control rate and memory per session of sbc-dataplane (meson benchmark "ng-sessions";
 root, iptables and ethtool needed, exits 77 otherwise).
 
-    ngbench.py SBC_DATAPLANE [--sessions N] [--window W] [--ports MIN-MAX] [--call-id-len L]
+    ngbench.py SBC_DATAPLANE [--sessions N] [--window W] [--ports MIN-MAX] [--addrs K]
+               [--call-id-len L]
 
 sbc-dataplane runs in the NAT lab's namespace (tests/natlab/run.py) with 40000 relay ports
-(20000-59999) on its one media address, so N = 10000 sessions fit (a session is one audio
-stream, two legs of RTP + RTCP: four ports). `--ports 1024-65535` gives the most one address
-holds, 16128 sessions; more need several media addresses, which sbc-dataplane does not have. This script is the ng client, pinned to the other core than the control
-lcore, and keeps W requests in flight. It creates N sessions (offer, then answer), then deletes
+(20000-59999) on one media address, so N = 10000 sessions fit (a session is one audio stream, two
+legs of RTP + RTCP: four ports). `--ports 1024-65535` gives the most one address holds, 16128
+sessions; `--addrs K` gives sbc-dataplane K media addresses (203.0.113.5 and 203.0.113.101...),
+each with the whole range: `--addrs 7 --ports 1024-65535 --sessions 100000`. The sessions per
+address (ng statistics) are printed. This script is the ng client, pinned to the other core
+than the control lcore, and keeps W requests in flight. It creates N sessions (offer, then answer), then deletes
 them, and prints requests/s per phase measured at the client, the control thread's CPU time per
 request (what one control core would sustain: requests / CPU second), and the daemon's resident
 memory before, with N sessions, and after the deletes.
@@ -84,6 +87,8 @@ def main():
     ap.add_argument("--sessions", type=int, default=10000)
     ap.add_argument("--window", type=int, default=32)
     ap.add_argument("--ports", default="20000-59999")
+    ap.add_argument("--addrs", type=int, default=1,
+                    help="media addresses, each with the whole --ports range (1..64)")
     ap.add_argument("--call-id-len", type=int, default=0,
                     help="pad call-ids to this many bytes (default: \"ngbench-N\", 9-13)")
     args = ap.parse_args()
@@ -95,10 +100,15 @@ def main():
     except perflab.Skip as e:
         print("ngbench: %s, skipped" % e)
         return 77
-    if args.sessions * 4 > (hi - lo + 1) // 2 * 2:
-        print("ngbench: at most %d sessions in --ports %s (one media address)"
-              % ((hi - lo + 1) // 4, args.ports))
+    if not 1 <= args.addrs <= 64:
+        print("ngbench: --addrs 1..64")
         return 2
+    per_addr = (hi - lo + 1) // 2 // 2  # sessions: two pairs each, all on one address
+    if args.sessions > per_addr * args.addrs:
+        print("ngbench: at most %d sessions in --ports %s on %d media address(es)"
+              % (per_addr * args.addrs, args.ports, args.addrs))
+        return 2
+    extra_addrs = ["203.0.113.%d" % (100 + i) for i in range(1, args.addrs)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     tmp = tempfile.mkdtemp(prefix=lab.PREFIX)
     log = open(os.path.join(tmp, "sbc-dataplane.log"), "w")
@@ -107,15 +117,18 @@ def main():
     try:
         lab.setup()
         # The worker sleeps when idle (it has no media here): the control lcore is measured.
-        dp, ng = perflab.start_dataplane(args.dataplane, log, args.ports,
-                                         ["--idle-backoff", "1000"])
+        extra = ["--idle-backoff", "1000"]
+        if extra_addrs:
+            extra += ["--media-addr", ",".join(extra_addrs)]
+        dp, ng = perflab.start_dataplane(args.dataplane, log, args.ports, extra)
         procs.append(dp)
         os.sched_setaffinity(0, {1})
         time.sleep(0.5)
         rss0 = perflab.rss_kb(dp.pid)
         print("# %d sessions, %d requests in flight; client on core 1, control lcore 0; "
-              "ports %s; call-ids like %r" % (args.sessions, args.window, args.ports,
-                                               call_id(args.sessions - 1)))
+              "ports %s on %d media address(es); call-ids like %r"
+              % (args.sessions, args.window, args.ports, args.addrs,
+                 call_id(args.sessions - 1)))
         print("# load average: %s" % open("/proc/loadavg").read().strip())
         # Two halves, so that the second half's growth is the marginal cost of a session
         # (the first half also pays for tables that fill once, like the reply cache).
@@ -129,10 +142,17 @@ def main():
                 used[name][1] += cpu
             time.sleep(0.5)
             rss.append(perflab.rss_kb(dp.pid))
-        st = ng.request({"command": "statistics"})["statistics"]["currentstatistics"]
+        stats = ng.request({"command": "statistics"})["statistics"]
+        st = stats["currentstatistics"]
         if st["sessionstotal"] != args.sessions:
             raise RuntimeError("expected %d sessions, the relay has %d"
                                % (args.sessions, st["sessionstotal"]))
+        spread = [(a["address"], a["streams"]) for a in stats.get("addresses", [])]
+        print("# sessions per media address: %s"
+              % ", ".join("%s %d" % (a, n) for a, n in spread))
+        if len(spread) != args.addrs or sum(n for _, n in spread) != args.sessions:
+            raise RuntimeError("sessions not spread over the %d addresses: %s"
+                               % (args.addrs, spread))
         used["delete"] = list(phase(ng, dp.pid, delete, 0, args.sessions, args.window))
         time.sleep(0.5)
         rss.append(perflab.rss_kb(dp.pid))
