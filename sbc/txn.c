@@ -196,10 +196,30 @@ static bool waits_on_peer(const struct txn *t, void *arg)
 unsigned int txn_peer_failed(struct txn_layer *tl, const struct txn_peer *peer)
 {
 	unsigned int n = 0;
+	size_t count = tl->table.count, nhit;
+	struct txn **hit = count > 0 ? malloc(count * sizeof(*hit)) : NULL;
 	struct txn *t;
 
-	/* client_fail runs TU callbacks that may create or end transactions, so the scan restarts
-	 * after each hit; this is rare (a broken connection), so quadratic time does not matter. */
+	if (hit != NULL) {
+		/* One walk of the table, then the failures: client_fail runs TU callbacks that may
+		 * create or end transactions, so the hits are held (not freed under us) and each is
+		 * checked again before it fails. */
+		nhit = txn_table_collect(&tl->table, waits_on_peer, (void *)peer, hit, count);
+		for (size_t i = 0; i < nhit; i++)
+			txn_hold(hit[i]);
+		for (size_t i = 0; i < nhit; i++) {
+			t = hit[i];
+			if (waits_on_peer(t, (void *)peer)) {
+				tl->stats.transport_errors++;
+				txn_client_fail(t, 503);
+				n++;
+			}
+			txn_release(t);
+		}
+		free(hit);
+		return n;
+	}
+	/* No memory for the list: restart the scan after each hit (quadratic, still correct). */
 	while ((t = txn_table_first(&tl->table, waits_on_peer, (void *)peer)) != NULL) {
 		tl->stats.transport_errors++;
 		txn_hold(t);

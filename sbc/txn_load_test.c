@@ -275,6 +275,33 @@ static void test_shutdown_during_rehash(void **state)
 	tu_free(tu);
 }
 
+static void test_peer_failed_many(void **state)
+{
+	struct tu *tu = tu_new();
+	struct txn_peer a = tcp_peer, b = tcp_peer;
+	struct txn_stats s;
+
+	(void)state;
+	assert_int_equal(addr_port_parse("192.0.2.1:5060", &a.addr), 0);
+	assert_int_equal(addr_port_parse("192.0.2.1:5070", &b.addr), 0);
+	/* 6 000 waiting clients on two peers, inserted across several doublings of the table. */
+	for (unsigned int i = 0; i < 6000; i++)
+		add_client(tu, i, i % 2 ? &a : &b);
+	/* One answered: it waits for nothing and is not failed. */
+	struct txn_msg m = msg(false, "BYE", 1, 200);
+
+	assert_int_equal(txn_input(tu->tl, &m, "200", 3, &tcp_peer), TXN_INPUT_PASSED);
+	tu->nresp = 0;
+	assert_int_equal(txn_peer_failed(tu->tl, &a), 2999);
+	assert_int_equal(tu->nresp, 2999); /* a local 503 each */
+	for (unsigned int i = 0; i < 6000; i++)
+		assert_int_equal(client_found(tu, i), i % 2 == 0);
+	txn_stats_get(tu->tl, &s);
+	assert_int_equal(s.active, 3001); /* b's 3 000, and the answered one until K fires */
+	assert_int_equal(txn_peer_failed(tu->tl, &a), 0);
+	tu_free(tu);
+}
+
 /* What is kept once nothing can be resent: observable as what the layer sends and hands out. */
 static void test_bytes_released(void **state)
 {
@@ -366,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_rehash_under_load),
 		cmocka_unit_test(test_rehash_with_removals),
 		cmocka_unit_test(test_shutdown_during_rehash),
+		cmocka_unit_test(test_peer_failed_many),
 		cmocka_unit_test(test_bytes_released),
 	};
 

@@ -88,6 +88,10 @@ void txn_table_settle(struct txn_table *tb);
 struct txn *txn_table_first(const struct txn_table *tb, bool (*match)(const struct txn *, void *),
 			    void *arg);
 
+/* Writes up to max transactions for which match returns true to out; returns how many. */
+size_t txn_table_collect(const struct txn_table *tb, bool (*match)(const struct txn *, void *),
+			 void *arg, struct txn **out, size_t max);
+
 /* txn_timer.c: life cycle and timers. */
 struct txn *txn_alloc(struct txn_layer *tl, const char *key, size_t key_len, bool server,
 		      bool invite, const struct txn_peer *peer);

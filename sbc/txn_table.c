@@ -237,3 +237,19 @@ struct txn *txn_table_first(const struct txn_table *tb, bool (*match)(const stru
 
 	return t != NULL ? t : scan(tb->cur, 0, tb->ncur, match, arg);
 }
+
+size_t txn_table_collect(const struct txn_table *tb, bool (*match)(const struct txn *, void *),
+			 void *arg, struct txn **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = tb->old != NULL ? tb->moved : 0; tb->old != NULL && i < tb->nold; i++)
+		for (struct txn *t = tb->old[i]; t != NULL && n < max; t = t->hnext)
+			if (match(t, arg))
+				out[n++] = t;
+	for (size_t i = 0; i < tb->ncur; i++)
+		for (struct txn *t = tb->cur[i]; t != NULL && n < max; t = t->hnext)
+			if (match(t, arg))
+				out[n++] = t;
+	return n;
+}
