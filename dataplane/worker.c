@@ -29,7 +29,13 @@ struct worker {
 	struct worker_stats stats; /* worker: rw; control: ro (relaxed loads) */
 	unsigned neigh_count, neigh_next;
 	struct worker_neigh neigh[WORKER_NEIGH_MAX];
+	/* By the last byte of an address: the index of the media address ending in it, ADDR_NONE,
+	 * or ADDR_SCAN when several do (then the addresses are compared one by one). */
+	int8_t addr_by_low[256];
 } __rte_cache_aligned;
+
+#define ADDR_NONE (-1)
+#define ADDR_SCAN (-2)
 
 /* One writer per counter (this worker), so a relaxed load + store is an atomic increment. */
 #define STAT_ADD(w, field, v) session_counter_add(&(w)->stats.field, (v))
@@ -58,6 +64,12 @@ struct worker *worker_new(const struct worker_cfg *cfg)
 		return NULL;
 	}
 	w->cfg = *cfg;
+	memset(w->addr_by_low, ADDR_NONE, sizeof(w->addr_by_low));
+	for (unsigned i = 0; i < cfg->n_media; i++) {
+		int8_t *e = &w->addr_by_low[((const uint8_t *)&cfg->media_ip[i])[3]];
+
+		*e = *e == ADDR_NONE ? (int8_t)i : ADDR_SCAN;
+	}
 	w->txb = rte_zmalloc_socket("dp_worker_txb", RTE_ETH_TX_BUFFER_SIZE(WORKER_BURST), 0,
 				    socket);
 	if (!w->txb) {
@@ -217,13 +229,22 @@ static void drop(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-/* The index of media address ip (network order), or -1 when it is none of ours. A linear scan:
- * one comparison with one address, a few with several (at most SESSION_MAX_ADDRS). */
+/* The index of media address ip (network order), or -1 when it is none of ours: the first
+ * address is compared at once, the others are found by their last byte (one lookup and one
+ * comparison; a scan only when several addresses share a last byte). */
 static inline int addr_index(const struct worker *w, uint32_t ip)
 {
-	for (unsigned i = 0; i < w->cfg.n_media; i++)
-		if (w->cfg.media_ip[i] == ip)
-			return (int)i;
+	int c;
+
+	if (likely(ip == w->cfg.media_ip[0]))
+		return 0;
+	c = w->addr_by_low[((const uint8_t *)&ip)[3]];
+	if (c >= 0)
+		return w->cfg.media_ip[c] == ip ? c : -1;
+	if (c == ADDR_SCAN)
+		for (unsigned i = 1; i < w->cfg.n_media; i++)
+			if (w->cfg.media_ip[i] == ip)
+				return (int)i;
 	return -1;
 }
 

@@ -1,7 +1,8 @@
 /* worker_addr_test: one worker owning two media addresses (192.0.2.1 = index 0, 192.0.2.2 =
  * index 1) on ring ports: the same relay port is a different flow on each address, media leaves
  * from the address it came to, events name the address, ARP and ICMP echo are answered for both,
- * and a packet to an address we do not own is dropped. Needs root for the EAL. */
+ * a packet to an address we do not own is dropped, and addresses sharing their last byte are told
+ * apart. Needs root for the EAL. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -205,11 +206,70 @@ static void test_relay_on_both(void **state)
 	assert_int_equal(session_count(T.st), 0);
 }
 
+/* Addresses that share their last byte (the worker's quick index is by that byte): a second
+ * worker on the same port and rings, owning 192.0.2.1, 198.51.100.1 and 203.0.113.1. */
+static void test_same_last_byte(void **state)
+{
+	static const char *const addrs[] = {"192.0.2.1", "198.51.100.1", "203.0.113.1"};
+	uint8_t f[2048], out[2048], pl[256];
+	struct session_table *st = session_table_new(3, 30000, 30099);
+	struct worker_cfg wc;
+	struct worker_stats ws;
+	struct latch_expect ea, eb;
+	struct worker *w2;
+	size_t len, plen;
+
+	(void)state;
+	flush_all();
+	assert_non_null(st);
+	memset(&wc, 0, sizeof(wc));
+	wc.port_id = T.port;
+	wc.msg_in = T.ch.to_worker;
+	wc.msg_out = T.ch.to_control;
+	wc.exc = T.exc;
+	wc.tx_in = T.ctl_tx;
+	wc.sessions = st;
+	wc.n_media = 3;
+	for (unsigned i = 0; i < 3; i++) {
+		wc.media_ip[i] = ip4(addrs[i]);
+		wc.netmask[i] = ip4("255.255.255.0");
+	}
+	memcpy(wc.media_mac, MAC_US, 6);
+	wc.gateway_ip = ip4("192.0.2.254");
+	wc.sw_udp_csum = true;
+	w2 = worker_new(&wc);
+	assert_non_null(w2);
+	on_neigh(&T, ip4("192.0.2.50"), MAC_B);
+	expect_leg(&ea, "203.0.113.9", 27910, LATCH_ORIGIN_SIP_SOURCE, 0);
+	expect_leg(&eb, "192.0.2.50", 42000, LATCH_ORIGIN_SDP, 0);
+	add_flow_on(2, 30040, 30042, 30040, &ea);
+	add_flow_on(2, 30042, 30040, 30042, &eb);
+	plen = rtp(pl, 1);
+	inject(f, build_udp_to(f, MAC_GW, "203.0.113.9", 52500, "203.0.113.1", 30040, pl, plen));
+	inject(f, build_udp_to(f, MAC_GW, "203.0.113.9", 52500, "198.51.100.1", 30040, pl, plen));
+	inject(f, build_udp_to(f, MAC_GW, "203.0.113.9", 52500, "10.9.9.1", 30040, pl, plen));
+	for (int i = 0; i < 3; i++) {
+		worker_poll(w2, T.now);
+		worker_flush(w2);
+		control();
+	}
+	len = take(out);
+	check_relayed_from(out, len, "203.0.113.1", MAC_B, "192.0.2.50", 30042, 42000, pl, plen);
+	assert_int_equal(pending(), 0);
+	worker_stats_read(w2, &ws);
+	assert_int_equal(ws.relayed, 1);
+	assert_int_equal(ws.drop_no_flow, 1);  /* 198.51.100.1 is ours, without this flow */
+	assert_int_equal(ws.drop_not_ours, 1); /* 10.9.9.1 */
+	worker_free(w2);
+	session_table_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_arp_icmp_both),
 		cmocka_unit_test(test_relay_on_both),
+		cmocka_unit_test(test_same_last_byte),
 	};
 
 	if (geteuid() != 0) {

@@ -3,7 +3,10 @@
  * in worker_poll() and worker_flush() are counted (what a real NIC would let one core do).
  * Needs root for the EAL; exits 77 otherwise.
  *
- *   worker_bench [streams] [packets]     (defaults 1000 and 20000000)
+ *   worker_bench [streams] [packets] [addrs]     (defaults 1000, 20000000 and 1)
+ *
+ * With addrs > 1 the worker owns the media addresses 10.0.0.1 .. 10.0.0.<addrs>; stream i is on
+ * address i % addrs with the same ports as its neighbours on the other addresses.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,11 +51,10 @@ static void put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* A frame from src_ip:sport (behind the gateway MAC) to the relay 10.0.0.1:dport. */
-static void build(uint8_t *f, uint32_t src_ip, uint16_t sport, uint16_t dport)
+/* A frame from src_ip:sport (behind the gateway MAC) to the relay dst:dport. */
+static void build(uint8_t *f, uint32_t src_ip, uint16_t sport, uint32_t dst, uint16_t dport)
 {
 	static const uint8_t us[6] = {2, 0, 0, 0, 0, 1}, gw[6] = {2, 0, 0, 0, 0, 0xfe};
-	uint32_t dst = htonl(0x0a000001);
 	uint8_t *ip = f + 14, *u = f + 34;
 	uint32_t pseudo = 0;
 	uint16_t c;
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 {
 	unsigned streams = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
 	uint64_t target = argc > 2 ? strtoull(argv[2], NULL, 10) : 20000000;
+	unsigned addrs = argc > 3 ? (unsigned)atoi(argv[3]) : 1, per_addr;
 	char pfx[96];
 	char *eal[] = {"worker_bench",	    "--no-huge", "-m", "512", "--no-pci", pfx, "-l", "0",
 		       "--log-level=error", NULL};
@@ -130,6 +133,9 @@ int main(int argc, char **argv)
 	}
 	if (streams == 0 || streams > 10000)
 		streams = 1000;
+	if (addrs == 0 || addrs > SESSION_MAX_ADDRS)
+		addrs = 1;
+	per_addr = (streams + addrs - 1) / addrs;
 	snprintf(prefix, sizeof(prefix), "dp_worker_bench_%d", (int)getpid());
 	snprintf(pfx, sizeof(pfx), "--file-prefix=%s", prefix);
 	atexit(cleanup);
@@ -145,17 +151,19 @@ int main(int argc, char **argv)
 	if (port < 0 || port_setup((uint16_t)port, 1, mp, &rss) ||
 	    dp_chan_init(&ch, "wb", 0, 4096, 0))
 		return 1;
-	st = session_table_new(1, PORT_BASE, (uint16_t)(PORT_BASE + streams * 4));
+	st = session_table_new(addrs, PORT_BASE, (uint16_t)(PORT_BASE + per_addr * 4));
 	memset(&wc, 0, sizeof(wc));
 	wc.port_id = (uint16_t)port;
 	wc.msg_in = ch.to_worker;
 	wc.msg_out = ch.to_control;
 	wc.exc = exc;
 	wc.sessions = st;
-	wc.n_media = 1;
-	wc.media_ip[0] = htonl(0x0a000001);
+	wc.n_media = addrs;
+	for (unsigned a = 0; a < addrs; a++) {
+		wc.media_ip[a] = htonl(0x0a000001 + a);
+		wc.netmask[a] = htonl(0xffffff00);
+	}
 	memcpy(wc.media_mac, (uint8_t[]){2, 0, 0, 0, 0, 1}, 6);
-	wc.netmask[0] = htonl(0xffffff00);
 	wc.gateway_ip = htonl(0x0a0000fe);
 	wc.sw_udp_csum = true;
 	w = worker_new(&wc);
@@ -167,7 +175,8 @@ int main(int argc, char **argv)
 	nframes = streams * 2;
 	frames = malloc((size_t)nframes * FRAME_LEN);
 	for (unsigned i = 0; i < streams; i++) {
-		uint16_t pa = (uint16_t)(PORT_BASE + i * 4), pb = (uint16_t)(pa + 2);
+		unsigned addr = i % addrs;
+		uint16_t pa = (uint16_t)(PORT_BASE + i / addrs * 4), pb = (uint16_t)(pa + 2);
 		uint32_t a = htonl(0xc6336400 + (i % 250) + 1),
 			 b = htonl(0xcb007100 + (i % 250) + 1);
 		struct dp_msg m;
@@ -175,6 +184,7 @@ int main(int argc, char **argv)
 		for (unsigned leg = 0; leg < 2; leg++) {
 			memset(&m, 0, sizeof(m));
 			m.type = DP_MSG_FLOW_ADD;
+			m.addr = (uint8_t)addr;
 			m.port = leg ? pb : pa;
 			m.peer_port = leg ? pa : pb;
 			m.id = m.port;
@@ -185,8 +195,10 @@ int main(int argc, char **argv)
 			while (!dp_msg_send(ch.to_worker, &m))
 				worker_poll(w, 1);
 		}
-		build(frames + (size_t)(2 * i) * FRAME_LEN, a, (uint16_t)(10000 + i), pa);
-		build(frames + (size_t)(2 * i + 1) * FRAME_LEN, b, (uint16_t)(30000 + i), pb);
+		build(frames + (size_t)(2 * i) * FRAME_LEN, a, (uint16_t)(10000 + i),
+		      wc.media_ip[addr], pa);
+		build(frames + (size_t)(2 * i + 1) * FRAME_LEN, b, (uint16_t)(30000 + i),
+		      wc.media_ip[addr], pb);
 	}
 	{
 		/* The gateway's MAC, as control would have resolved it. */
@@ -257,11 +269,11 @@ int main(int argc, char **argv)
 		double hz = (double)rte_get_tsc_hz();
 
 		worker_stats_read(w, &ws);
-		printf("worker_bench: %u streams (%u latched legs), %llu packets relayed, %.1f "
-		       "cycles "
+		printf("worker_bench: %u streams (%u latched legs) on %u media address(es), %llu "
+		       "packets relayed, %.1f cycles "
 		       "per packet, %.2f Mpps on one core at %.2f GHz TSC (software UDP checksum "
 		       "check and rewrite)\n",
-		       streams, streams * 2, (unsigned long long)ws.relayed,
+		       streams, streams * 2, addrs, (unsigned long long)ws.relayed,
 		       (double)cycles / (double)done, (double)done / ((double)cycles / hz) / 1e6,
 		       hz / 1e9);
 		if (nchunks) {
