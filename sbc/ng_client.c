@@ -1,7 +1,7 @@
-/* ng_client: the non-blocking rtpengine "ng" client of sbc-sip — builds requests, sends them over
- * UDP to one of several weighted dataplanes, retransmits and times them out on loop timers, keeps
- * each call on its dataplane and takes dataplanes that stop answering out of rotation. */
-#include "ng_client.h"
+/* ng_client: the non-blocking rtpengine "ng" client of sbc-sip — frames requests, sends them over
+ * UDP, retransmits and times them out on loop timers and hands each reply to its owner; which
+ * dataplane a request goes to is ng_client_pick.c's job. */
+#include "ng_client_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,134 +11,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
-
-#define NG_DGRAM_MAX	   65536 /* a UDP payload always fits */
 #define NG_UDP_MAX	   65507 /* largest UDP payload over IPv4 */
 #define NG_RECV_BATCH	   64	 /* datagrams read per readiness event, so others get a turn */
 #define NG_REPLY_MAX_ITEMS 16384 /* a query reply of 16 streams stays far below this */
-#define NG_WEIGHT_MAX	   1000000u
 #define NG_HASH_MIN	   64
 #define NG_SOCKBUF	   (4 << 20)
 
-int ng_client_parse_dataplanes(const char *s, struct ng_dataplane_cfg *out, size_t cap)
-{
-	size_t n = 0;
+/* ---- the request table ---- */
 
-	while (*s != '\0') {
-		const char *end = strchr(s, ',');
-		size_t len = end ? (size_t)(end - s) : strlen(s);
-		char item[ADDR_STRLEN + 16];
-		char *eq;
-		unsigned long w = 1;
-
-		if (len == 0 || len >= sizeof(item))
-			return -EINVAL;
-		if (n == cap)
-			return -E2BIG;
-		memcpy(item, s, len);
-		item[len] = '\0';
-		eq = strchr(item, '=');
-		if (eq != NULL) {
-			char *e;
-
-			*eq = '\0';
-			errno = 0;
-			w = strtoul(eq + 1, &e, 10);
-			if (eq[1] == '\0' || *e != '\0' || errno != 0 || w > NG_WEIGHT_MAX)
-				return -EINVAL;
-		}
-		if (addr_port_parse(item, &out[n].addr) != 0 || out[n].addr.port == 0)
-			return -EINVAL;
-		out[n].weight = (uint32_t)w;
-		n++;
-		s += len;
-		if (*s == ',')
-			s++;
-	}
-	return n > 0 ? (int)n : -EINVAL;
-}
-
-/* ---- the client ---- */
-
-struct ng_req {
-	struct ng_req *next; /* hash chain */
-	struct ng_client *c;
-	uint64_t id;
-	int dp;
-	enum ng_cmd cmd;
-	bool partial; /* a delete of one branch (via-branch): the call stays tied */
-	struct loop_timer timer;
-	uint64_t deadline_ms;
-	uint32_t interval_ms; /* until the next retransmission */
-	uint32_t retrans;     /* retransmissions sent */
-	ng_client_cb cb;
-	void *arg;
-	char *call_id; /* in data after the datagram; NULL for commands without a call */
-	size_t len;    /* of the datagram */
-	char data[];
-};
-
-/* A call tied to its dataplane. */
-struct ng_call {
-	struct ng_call *next;
-	int dp;
-	bool confirmed; /* the dataplane answered ok for this call at least once */
-	char call_id[];
-};
-
-struct ng_dp {
-	struct ng_dataplane_cfg cfg;
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	int fd; /* the client's socket of this family */
-	bool up;
-	int64_t wrr_current; /* smooth weighted round robin state */
-	uint64_t ping_id;    /* the ping in flight, 0 when none */
-	uint64_t last_reply_ms;
-	uint32_t consecutive_timeouts;
-	size_t calls, pending;
-	uint64_t requests, retransmits, replies, errors, timeouts, send_errors;
-};
-
-struct ng_client {
-	struct loop *lp;
-	struct ng_client_cfg cfg;
-	int fd4, fd6;
-	struct ng_dp dps[NG_CLIENT_MAX_DATAPLANES];
-	size_t ndp;
-	char prefix[20]; /* cookie prefix, unique per client so that the dataplane's reply cache
-			  * never hands an earlier run's reply to this one */
-	size_t prefix_len;
-	uint64_t next_id;
-
-	struct ng_req **reqs; /* by id */
-	size_t req_buckets, nreqs;
-	struct ng_call **calls; /* by call-id */
-	size_t call_buckets, ncalls;
-
-	struct loop_timer ping_timer;
-	uint64_t stray_replies, bad_replies;
-	struct log_ratelimit rl_stray, rl_send;
-	char rbuf[NG_DGRAM_MAX];
-};
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-/* Doubles a chained hash table when it holds more entries than buckets. next is the chain link's
- * offset in an entry, key_of gives an entry's hash. */
-static int rehash(void ***tab, size_t *nb, size_t count, size_t next_off,
-		  uint64_t (*key_of)(const void *))
+int ng_client_rehash(void ***tab, size_t *nb, size_t count, size_t next_off,
+		     uint64_t (*key_of)(const void *))
 {
 	size_t nnb = *nb ? *nb * 2 : NG_HASH_MIN;
 	void **n;
@@ -172,11 +56,6 @@ static uint64_t req_key(const void *e)
 	return ((const struct ng_req *)e)->id;
 }
 
-static uint64_t call_key(const void *e)
-{
-	return str_hash(((const struct ng_call *)e)->call_id);
-}
-
 static struct ng_req **req_slot(struct ng_client *c, uint64_t id)
 {
 	struct ng_req **pp = &c->reqs[id & (c->req_buckets - 1)];
@@ -186,117 +65,7 @@ static struct ng_req **req_slot(struct ng_client *c, uint64_t id)
 	return pp;
 }
 
-static struct ng_call **call_slot(const struct ng_client *c, const char *call_id)
-{
-	struct ng_call **pp;
-
-	if (c->call_buckets == 0)
-		return NULL;
-	pp = &c->calls[str_hash(call_id) & (c->call_buckets - 1)];
-	while (*pp != NULL && strcmp((*pp)->call_id, call_id) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static struct ng_call *call_find(const struct ng_client *c, const char *call_id)
-{
-	struct ng_call **pp = call_slot(c, call_id);
-
-	return pp != NULL ? *pp : NULL;
-}
-
-static struct ng_call *call_add(struct ng_client *c, const char *call_id, int dp)
-{
-	size_t len = strlen(call_id);
-	struct ng_call *e;
-	struct ng_call **pp;
-
-	if (rehash((void ***)&c->calls, &c->call_buckets, c->ncalls, offsetof(struct ng_call, next),
-		   call_key) != 0)
-		return NULL;
-	e = malloc(sizeof(*e) + len + 1);
-	if (e == NULL)
-		return NULL;
-	memcpy(e->call_id, call_id, len + 1);
-	e->dp = dp;
-	e->confirmed = false;
-	pp = &c->calls[str_hash(call_id) & (c->call_buckets - 1)];
-	e->next = *pp;
-	*pp = e;
-	c->ncalls++;
-	c->dps[dp].calls++;
-	return e;
-}
-
-static int call_remove(struct ng_client *c, const char *call_id)
-{
-	struct ng_call **pp = call_slot(c, call_id);
-	struct ng_call *e;
-
-	if (pp == NULL || *pp == NULL)
-		return -ENOENT;
-	e = *pp;
-	*pp = e->next;
-	c->ncalls--;
-	c->dps[e->dp].calls--;
-	free(e);
-	return 0;
-}
-
-/* ---- health ---- */
-
-static void dp_alive(struct ng_client *c, struct ng_dp *d)
-{
-	char buf[ADDR_STRLEN];
-
-	d->consecutive_timeouts = 0;
-	d->last_reply_ms = loop_now(c->lp);
-	if (!d->up) {
-		d->up = true;
-		LOG_NOTICE("ng dataplane %s answers again: back in rotation",
-			   addr_port_format(&d->cfg.addr, buf, sizeof(buf)));
-	}
-}
-
-static void dp_timed_out(struct ng_client *c, struct ng_dp *d)
-{
-	char buf[ADDR_STRLEN];
-
-	d->timeouts++;
-	d->consecutive_timeouts++;
-	if (d->up && d->consecutive_timeouts >= c->cfg.fail_after) {
-		d->up = false;
-		/* Its calls stay on it (their media is there); only new calls go elsewhere. */
-		LOG_WARN("ng dataplane %s does not answer: out of rotation for new calls",
-			 addr_port_format(&d->cfg.addr, buf, sizeof(buf)));
-	}
-}
-
-/* Smooth weighted round robin over the dataplanes in rotation (every pick moves the chosen one
- * back by the total, so picks interleave in proportion to the weights). Returns -1 when none. */
-static int dp_pick(struct ng_client *c)
-{
-	int64_t total = 0;
-	int best = -1;
-
-	for (size_t i = 0; i < c->ndp; i++) {
-		struct ng_dp *d = &c->dps[i];
-
-		if (!d->up || d->cfg.weight == 0)
-			continue;
-		d->wrr_current += d->cfg.weight;
-		total += d->cfg.weight;
-		if (best < 0 || d->wrr_current > c->dps[best].wrr_current)
-			best = (int)i;
-	}
-	if (best >= 0)
-		c->dps[best].wrr_current -= total;
-	return best;
-}
-
 /* ---- sending, retransmitting, completing ---- */
-
-static void ping_done(void *arg, const struct ng_reply *r);
 
 static void req_send(struct ng_client *c, struct ng_req *r)
 {
@@ -322,18 +91,6 @@ static int req_arm(struct ng_client *c, struct ng_req *r)
 	return loop_timer_start(c->lp, &r->timer, next);
 }
 
-/* True when another offer of r's call than r is still waiting (the offers of a forked call's
- * branches). */
-static bool other_offer_pending(const struct ng_client *c, const struct ng_req *r)
-{
-	for (size_t i = 0; i < c->req_buckets; i++)
-		for (const struct ng_req *o = c->reqs[i]; o != NULL; o = o->next)
-			if (o != r && o->cmd == NG_CMD_OFFER && o->call_id != NULL &&
-			    strcmp(o->call_id, r->call_id) == 0)
-				return true;
-	return false;
-}
-
 /* Unlinks r, updates the call table and calls the owner. r is freed on return. */
 static void req_finish(struct ng_req *r, struct ng_reply *rep)
 {
@@ -344,24 +101,8 @@ static void req_finish(struct ng_req *r, struct ng_reply *rep)
 	c->nreqs--;
 	c->dps[r->dp].pending--;
 	loop_timer_stop(c->lp, &r->timer);
-	if (r->call_id != NULL) {
-		struct ng_call *e = call_find(c, r->call_id);
-
-		if (r->cmd == NG_CMD_DELETE) {
-			if (!r->partial)
-				call_remove(c, r->call_id);
-		} else if (e != NULL && e->dp == r->dp) {
-			if (rep->status == NG_STATUS_OK)
-				e->confirmed = true;
-			else if (!e->confirmed && r->cmd == NG_CMD_OFFER &&
-				 (rep->status == NG_STATUS_TIMEOUT || !other_offer_pending(c, r)))
-				/* The first offer failed: nothing of the call is on the dataplane,
-				 * so a retry may go to a healthy one. A refusal while other offers
-				 * of the call (its other branches) are still out keeps it there:
-				 * the dataplane answers, and they may succeed. */
-				call_remove(c, r->call_id);
-		}
-	}
+	if (r->call_id != NULL)
+		ng_client_pick_done(c, r, rep->status);
 	rep->dataplane = r->dp;
 	r->cb(r->arg, rep);
 	free(r);
@@ -376,7 +117,7 @@ static void req_timer(struct loop *lp, void *arg)
 		struct ng_reply rep = {.status = NG_STATUS_TIMEOUT, .error_reason = "timeout"};
 
 		rep.error_reason_len = strlen(rep.error_reason);
-		dp_timed_out(c, &c->dps[r->dp]);
+		ng_client_pick_timed_out(c, r->dp);
 		req_finish(r, &rep);
 		return;
 	}
@@ -391,8 +132,8 @@ static void req_timer(struct loop *lp, void *arg)
 	(void)req_arm(c, r);
 }
 
-static int req_submit(struct ng_client *c, int dp, const struct ng_params *p, ng_client_cb cb,
-		      void *arg, uint64_t *idp)
+int ng_client_submit(struct ng_client *c, int dp, const struct ng_params *p, ng_client_cb cb,
+		     void *arg, uint64_t *idp)
 {
 	size_t cap = ng_params_size(p);
 	size_t cid = ng_params_has_call(p->cmd) && p->call_id ? strlen(p->call_id) + 1 : 0;
@@ -404,8 +145,8 @@ static int req_submit(struct ng_client *c, int dp, const struct ng_params *p, ng
 
 	if (cb == NULL)
 		return -EINVAL;
-	if (rehash((void ***)&c->reqs, &c->req_buckets, c->nreqs, offsetof(struct ng_req, next),
-		   req_key) != 0)
+	if (ng_client_rehash((void ***)&c->reqs, &c->req_buckets, c->nreqs,
+			     offsetof(struct ng_req, next), req_key) != 0)
 		return -ENOMEM;
 	r = calloc(1, sizeof(*r) + cap + cid);
 	if (r == NULL)
@@ -457,33 +198,21 @@ int ng_client_request_to(struct ng_client *c, int dp, const struct ng_params *p,
 {
 	if (dp < 0 || (size_t)dp >= c->ndp)
 		return -EINVAL;
-	return req_submit(c, dp, p, cb, arg, id);
+	return ng_client_submit(c, dp, p, cb, arg, id);
 }
 
 int ng_client_request(struct ng_client *c, const struct ng_params *p, ng_client_cb cb, void *arg,
 		      uint64_t *id)
 {
-	struct ng_call *e = NULL;
-	bool added = false;
-	int dp, rc;
+	bool tied;
+	int dp = ng_client_pick(c, p, &tied);
+	int rc;
 
-	if (ng_params_has_call(p->cmd) && p->call_id != NULL)
-		e = call_find(c, p->call_id);
-	if (e != NULL) {
-		dp = e->dp;
-	} else {
-		dp = dp_pick(c);
-		if (dp < 0)
-			return -EHOSTUNREACH;
-		if (p->cmd == NG_CMD_OFFER && p->call_id != NULL && p->call_id[0] != '\0') {
-			if (call_add(c, p->call_id, dp) == NULL)
-				return -ENOMEM;
-			added = true;
-		}
-	}
-	rc = req_submit(c, dp, p, cb, arg, id);
-	if (rc != 0 && added)
-		call_remove(c, p->call_id);
+	if (dp < 0)
+		return dp;
+	rc = ng_client_submit(c, dp, p, cb, arg, id);
+	if (rc != 0 && tied)
+		ng_client_forget(c, p->call_id);
 	return rc;
 }
 
@@ -502,13 +231,7 @@ int ng_client_cancel(struct ng_client *c, uint64_t id)
 	c->nreqs--;
 	c->dps[r->dp].pending--;
 	loop_timer_stop(c->lp, &r->timer);
-	if (r->cb == ping_done)
-		c->dps[r->dp].ping_id = 0;
-	/* A cancelled offer stays tied: the dataplane may have executed it already, so the delete
-	 * that normally follows must go there. A cancelled delete still unties the call, the owner
-	 * wanted it gone. */
-	if (r->call_id != NULL && r->cmd == NG_CMD_DELETE && !r->partial)
-		call_remove(c, r->call_id);
+	ng_client_pick_cancelled(c, r);
 	free(r);
 	return 0;
 }
@@ -618,7 +341,7 @@ static void on_dgram(struct ng_client *c, const struct sockaddr_storage *ss, siz
 		return;
 	}
 	/* Even a reply we cannot use proves the dataplane is there. */
-	dp_alive(c, &c->dps[dp]);
+	ng_client_pick_answered(c, dp);
 	c->dps[dp].replies++;
 	items = bencode_decode_new(body, blen, NG_REPLY_MAX_ITEMS, NULL);
 	reply_parse(c, &c->dps[dp], items, &rep);
@@ -647,30 +370,6 @@ static void on_readable(struct loop *lp, int fd, uint32_t events, void *arg)
 		}
 		on_dgram(c, &ss, (size_t)n);
 	}
-}
-
-/* ---- pings ---- */
-
-static void ping_done(void *arg, const struct ng_reply *r)
-{
-	struct ng_client *c = arg;
-
-	/* Health was already updated on the reply or the timeout; only the slot is freed. */
-	c->dps[r->dataplane].ping_id = 0;
-}
-
-static void ping_timer(struct loop *lp, void *arg)
-{
-	struct ng_client *c = arg;
-	static const struct ng_params ping = {.cmd = NG_CMD_PING};
-
-	/* Every dataplane is pinged, not only the ones out of rotation, so that an idle one that
-	 * died is noticed before a new call is sent to it. */
-	for (size_t i = 0; i < c->ndp; i++) {
-		if (c->dps[i].ping_id == 0)
-			(void)req_submit(c, (int)i, &ping, ping_done, c, &c->dps[i].ping_id);
-	}
-	(void)loop_timer_start(lp, &c->ping_timer, c->cfg.ping_interval_ms);
 }
 
 /* ---- life cycle ---- */
@@ -765,8 +464,7 @@ struct ng_client *ng_client_new(struct loop *lp, const struct ng_client_cfg *cfg
 			goto fail;
 		c->ndp++;
 	}
-	loop_timer_init(&c->ping_timer, ping_timer, c);
-	rc = loop_timer_start(lp, &c->ping_timer, 0);
+	rc = ng_client_pick_start(c);
 	if (rc != 0)
 		goto fail;
 	return c;
@@ -781,7 +479,7 @@ void ng_client_free(struct ng_client *c)
 {
 	if (c == NULL)
 		return;
-	loop_timer_stop(c->lp, &c->ping_timer);
+	ng_client_pick_free(c);
 	for (size_t i = 0; i < c->req_buckets; i++) {
 		while (c->reqs[i] != NULL) {
 			struct ng_req *r = c->reqs[i];
@@ -791,16 +489,7 @@ void ng_client_free(struct ng_client *c)
 			free(r);
 		}
 	}
-	for (size_t i = 0; i < c->call_buckets; i++) {
-		while (c->calls[i] != NULL) {
-			struct ng_call *e = c->calls[i];
-
-			c->calls[i] = e->next;
-			free(e);
-		}
-	}
 	free(c->reqs);
-	free(c->calls);
 	if (c->fd4 >= 0) {
 		loop_fd_del(c->lp, c->fd4);
 		close(c->fd4);
@@ -814,31 +503,9 @@ void ng_client_free(struct ng_client *c)
 
 /* ---- looking in ---- */
 
-int ng_client_forget(struct ng_client *c, const char *call_id)
-{
-	return call_remove(c, call_id);
-}
-
-int ng_client_call_dataplane(const struct ng_client *c, const char *call_id)
-{
-	const struct ng_call *e = call_find(c, call_id);
-
-	return e != NULL ? e->dp : -ENOENT;
-}
-
-bool ng_client_dataplane_up(const struct ng_client *c, int dp)
-{
-	return dp >= 0 && (size_t)dp < c->ndp && c->dps[dp].up;
-}
-
 size_t ng_client_pending(const struct ng_client *c)
 {
 	return c->nreqs;
-}
-
-size_t ng_client_calls(const struct ng_client *c)
-{
-	return c->ncalls;
 }
 
 json_t *ng_client_dump(const struct ng_client *c)
