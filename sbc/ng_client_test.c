@@ -1,260 +1,15 @@
-/* ng_client_test: unit tests for the ng client — request encoding, and real UDP sockets on
- * 127.0.0.1 acting as dataplanes driven by the test while the loop's clock is moved by hand:
- * retransmission schedule, timeouts, exactly-once callbacks, affinity, weights, failover and
- * recovery after ping. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+/* ng_client_test: unit tests for the ng client's requests (ng_client.c) — encoding, and real UDP
+ * sockets on 127.0.0.1 and ::1 acting as dataplanes driven by the test while the loop's clock is
+ * moved by hand: retransmission schedule, timeouts, exactly-once callbacks, replies matched by
+ * cookie and source, cancels, many requests at once. Where requests go: ng_client_pick_test. */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <cmocka.h>
 
-#include "ng_client.h"
-
-#define DGRAM_MAX 4096
-#define QUEUE_MAX 64
-
-/* A fake dataplane: a UDP socket the test reads and answers by hand. */
-struct fake {
-	int fd;
-	struct ng_dataplane_cfg cfg;
-	bool auto_pong; /* answer pings by itself */
-	unsigned pings;
-	struct sockaddr_storage peer;
-	socklen_t peerlen;
-	/* Datagrams other than pings, oldest first. */
-	char q[QUEUE_MAX][DGRAM_MAX];
-	size_t qlen[QUEUE_MAX];
-	size_t nq;
-};
-
-struct rec {
-	int calls;
-	enum ng_status status;
-	int dp;
-	char reason[128];
-	char sdp[256];
-	bool has_sdp;
-	/* Optional actions run from inside the callback. */
-	struct ng_client *c;
-	uint64_t cancel_id;
-	int cancel_rc;
-	const struct ng_params *chain;
-	int chain_rc;
-	struct rec *chain_rec;
-};
-
-struct ctx {
-	struct loop *lp;
-	struct ng_client *c;
-	struct fake f[3];
-	size_t nf;
-	uint64_t t0;
-};
-
-static void fake_open6(struct fake *f, uint32_t weight)
-{
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6};
-	socklen_t sl = sizeof(sa);
-
-	memset(f, 0, sizeof(*f));
-	f->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	assert_true(f->fd >= 0);
-	sa.sin6_addr = in6addr_loopback;
-	assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
-	f->cfg.addr.ip.family = AF_INET6;
-	f->cfg.addr.ip.v6 = sa.sin6_addr;
-	f->cfg.addr.port = ntohs(sa.sin6_port);
-	f->cfg.weight = weight;
-	f->auto_pong = true;
-}
-
-static void fake_open(struct fake *f, uint32_t weight)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sa);
-
-	memset(f, 0, sizeof(*f));
-	f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	assert_true(f->fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
-	f->cfg.addr.ip.family = AF_INET;
-	f->cfg.addr.ip.v4 = sa.sin_addr;
-	f->cfg.addr.port = ntohs(sa.sin_port);
-	f->cfg.weight = weight;
-	f->auto_pong = true;
-}
-
-static void fake_send(struct fake *f, const char *cookie, size_t cklen, const char *body)
-{
-	char buf[DGRAM_MAX];
-	int n = snprintf(buf, sizeof(buf), "%.*s %s", (int)cklen, cookie, body);
-
-	assert_true(sendto(f->fd, buf, (size_t)n, 0, (struct sockaddr *)&f->peer, f->peerlen) == n);
-}
-
-/* Reads every datagram waiting: pings are answered (or dropped), the rest queued. */
-static void fake_drain(struct fake *f)
-{
-	for (;;) {
-		char buf[DGRAM_MAX];
-		ssize_t n;
-		const char *ck, *body;
-		size_t cklen, blen;
-		struct bencode_item *items;
-
-		f->peerlen = sizeof(f->peer);
-		n = recvfrom(f->fd, buf, sizeof(buf), 0, (struct sockaddr *)&f->peer, &f->peerlen);
-		if (n < 0) {
-			assert_int_equal(errno, EAGAIN);
-			return;
-		}
-		assert_int_equal(bencode_ng_split(buf, (size_t)n, &ck, &cklen, &body, &blen, NULL),
-				 0);
-		items = bencode_decode_new(body, blen, 1024, NULL);
-		assert_non_null(items);
-		if (bencode_str_eq(bencode_dict_get(items, "command"), "ping")) {
-			f->pings++;
-			if (f->auto_pong)
-				fake_send(f, ck, cklen, "d6:result4:ponge");
-		} else {
-			assert_true(f->nq < QUEUE_MAX);
-			memcpy(f->q[f->nq], buf, (size_t)n);
-			f->qlen[f->nq++] = (size_t)n;
-		}
-		free(items);
-	}
-}
-
-/* Pops the oldest queued request into buf (NUL-terminated); returns its length or 0. */
-static size_t fake_pop(struct fake *f, char *buf)
-{
-	size_t n;
-
-	fake_drain(f);
-	if (f->nq == 0)
-		return 0;
-	n = f->qlen[0];
-	memcpy(buf, f->q[0], n);
-	buf[n] = '\0';
-	memmove(f->q[0], f->q[1], (f->nq - 1) * sizeof(f->q[0]));
-	memmove(&f->qlen[0], &f->qlen[1], (f->nq - 1) * sizeof(f->qlen[0]));
-	f->nq--;
-	return n;
-}
-
-/* Answers a popped request with body under its cookie. */
-static void fake_answer(struct fake *f, const char *req, const char *body)
-{
-	const char *sp = strchr(req, ' ');
-
-	assert_non_null(sp);
-	fake_send(f, req, (size_t)(sp - req), body);
-}
-
-/* Lets the client read what the fakes sent (loopback UDP is delivered synchronously). */
-static void settle(struct ctx *x)
-{
-	for (int round = 0; round < 3; round++) {
-		for (size_t i = 0; i < x->nf; i++)
-			fake_drain(&x->f[i]);
-		assert_int_equal(loop_run_once(x->lp, 0), 0);
-	}
-}
-
-/* Moves the clock to t0 + ms and lets everything settle. */
-static void at(struct ctx *x, uint64_t ms)
-{
-	loop_advance(x->lp, x->t0 + ms);
-	settle(x);
-}
-
-static void ctx_open(struct ctx *x, size_t nf, const uint32_t *weights, uint32_t ping_ms)
-{
-	struct ng_dataplane_cfg dps[3];
-	struct ng_client_cfg cfg = {.retrans_ms = 500,
-				    .max_retrans = 4,
-				    .timeout_ms = 3000,
-				    .ping_interval_ms = ping_ms,
-				    .seed = 42};
-
-	memset(x, 0, sizeof(*x));
-	x->lp = loop_new();
-	assert_non_null(x->lp);
-	/* Far ahead of CLOCK_MONOTONIC, so the real time the loop also reads never fires a timer
-	 * before the test moves the clock. */
-	x->t0 = loop_now(x->lp) + 1000000;
-	loop_advance(x->lp, x->t0);
-	x->nf = nf;
-	for (size_t i = 0; i < nf; i++) {
-		fake_open(&x->f[i], weights[i]);
-		dps[i] = x->f[i].cfg;
-	}
-	cfg.dataplanes = dps;
-	cfg.n_dataplanes = nf;
-	x->c = ng_client_new(x->lp, &cfg);
-	assert_non_null(x->c);
-	/* The first pings go out at once and are answered. */
-	at(x, 0);
-	for (size_t i = 0; i < nf; i++)
-		assert_int_equal(x->f[i].pings, 1);
-	assert_int_equal(ng_client_pending(x->c), 0);
-}
-
-static void ctx_close(struct ctx *x)
-{
-	ng_client_free(x->c);
-	assert_int_equal(loop_timer_count(x->lp), 0);
-	loop_free(x->lp);
-	for (size_t i = 0; i < x->nf; i++)
-		close(x->f[i].fd);
-}
-
-static void on_reply(void *arg, const struct ng_reply *r)
-{
-	struct rec *rec = arg;
-
-	rec->calls++;
-	rec->status = r->status;
-	rec->dp = r->dataplane;
-	snprintf(rec->reason, sizeof(rec->reason), "%.*s", (int)r->error_reason_len,
-		 r->error_reason);
-	rec->has_sdp = r->sdp != NULL;
-	if (r->sdp != NULL)
-		snprintf(rec->sdp, sizeof(rec->sdp), "%.*s", (int)r->sdp_len, r->sdp);
-	if (r->status == NG_STATUS_OK || r->status == NG_STATUS_ERROR)
-		assert_non_null(r->dict);
-	else
-		assert_null(r->dict);
-	if (rec->cancel_id != 0)
-		rec->cancel_rc = ng_client_cancel(rec->c, rec->cancel_id);
-	if (rec->chain != NULL)
-		rec->chain_rc =
-			ng_client_request(rec->c, rec->chain, on_reply, rec->chain_rec, NULL);
-}
-
-static struct ng_params offer_of(const char *call_id)
-{
-	static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\n"
-				  "c=IN IP4 192.168.1.10\r\nt=0 0\r\nm=audio 27910 RTP/AVP 0\r\n";
-	struct ng_params p = {.cmd = NG_CMD_OFFER,
-			      .call_id = call_id,
-			      .from_tag = "ft",
-			      .sdp = sdp,
-			      .sdp_len = sizeof(sdp) - 1};
-
-	return p;
-}
+#include "ng_client_test_harness.h"
 
 /* The string under key in the body of datagram d, NUL-terminated into out. */
 static void body_str(const char *d, const char *key, char *out, size_t cap)
@@ -364,33 +119,6 @@ static void test_encode(void **state)
 	rf.family = 0;
 	p = (struct ng_params){.cmd = NG_CMD_PING, .received_from = &rf};
 	assert_int_equal(ng_params_encode(&p, &w), -EINVAL);
-}
-
-static void test_parse_dataplanes(void **state)
-{
-	struct ng_dataplane_cfg d[2];
-	char buf[ADDR_STRLEN];
-
-	(void)state;
-	assert_int_equal(ng_client_parse_dataplanes("127.0.0.1:2223=3,[::1]:2224", d, 2), 2);
-	assert_string_equal(addr_port_format(&d[0].addr, buf, sizeof(buf)), "127.0.0.1:2223");
-	assert_int_equal(d[0].weight, 3);
-	assert_int_equal(d[1].addr.ip.family, AF_INET6);
-	assert_int_equal(d[1].addr.port, 2224);
-	assert_int_equal(d[1].weight, 1);
-	assert_int_equal(ng_client_parse_dataplanes("10.0.0.1:1=0", d, 2), 1);
-	assert_int_equal(d[0].weight, 0);
-	assert_int_equal(ng_client_parse_dataplanes("1.1.1.1:1,1.1.1.2:1,1.1.1.3:1", d, 2), -E2BIG);
-	static const char *const bad[] = {"",
-					  "x",
-					  "1.2.3.4",
-					  "1.2.3.4:0",
-					  "1.2.3.4:1=abc",
-					  "1.2.3.4:1=",
-					  ",",
-					  "1.2.3.4:1,,1.2.3.4:2"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(ng_client_parse_dataplanes(bad[i], d, 2), -EINVAL);
 }
 
 static void test_bad_config(void **state)
@@ -540,7 +268,6 @@ static void test_retransmit_timeout(void **state)
 static void test_max_retrans(void **state)
 {
 	struct ctx x;
-	struct fake f;
 	struct rec rec = {0};
 	struct ng_params p = offer_of("call-m");
 	struct ng_client_cfg cfg = {.retrans_ms = 100,
@@ -552,20 +279,10 @@ static void test_max_retrans(void **state)
 	unsigned sends = 0;
 
 	(void)state;
-	memset(&x, 0, sizeof(x));
-	x.lp = loop_new();
-	assert_non_null(x.lp);
-	x.t0 = loop_now(x.lp) + 1000000;
-	loop_advance(x.lp, x.t0);
-	fake_open(&f, 1);
-	cfg.dataplanes = &f.cfg;
-	cfg.n_dataplanes = 1;
-	x.c = ng_client_new(x.lp, &cfg);
-	assert_non_null(x.c);
-	f.auto_pong = true;
-	x.f[0] = f;
+	ctx_init(&x);
+	fake_open(&x.f[0], AF_INET, 1);
 	x.nf = 1;
-	at(&x, 0);
+	ctx_start(&x, &cfg);
 	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
 	/* Sends at 0, 100, 300 and no more; the timeout still waits for 5000. */
 	for (uint64_t t = 0; t <= 5000; t += 50) {
@@ -768,182 +485,6 @@ static void test_cancel(void **state)
 
 /* ---- several dataplanes ---- */
 
-/* Sends offers for calls prefix0..prefixN-1, answers them ok and counts calls per dataplane. */
-static void offers(struct ctx *x, const char *prefix, int n, int *per_dp)
-{
-	for (int i = 0; i < n; i++) {
-		char cid[32];
-		struct ng_params p;
-		struct rec rec = {0};
-		char d[DGRAM_MAX];
-		int dp;
-
-		snprintf(cid, sizeof(cid), "%s%d", prefix, i);
-		p = offer_of(cid);
-		assert_int_equal(ng_client_request(x->c, &p, on_reply, &rec, NULL), 0);
-		dp = ng_client_call_dataplane(x->c, cid);
-		assert_true(dp >= 0 && (size_t)dp < x->nf);
-		per_dp[dp]++;
-		assert_true(fake_pop(&x->f[dp], d) > 0);
-		fake_answer(&x->f[dp], d, "d6:result2:oke");
-		settle(x);
-		assert_int_equal(rec.calls, 1);
-		assert_int_equal(rec.status, NG_STATUS_OK);
-		assert_int_equal(rec.dp, dp);
-	}
-}
-
-static void test_weights_affinity(void **state)
-{
-	static const uint32_t w[] = {3, 1, 0};
-	struct ctx x;
-	int per_dp[3] = {0};
-	struct rec rec = {0};
-	struct ng_params p;
-	char d[DGRAM_MAX];
-	json_t *j;
-
-	(void)state;
-	ctx_open(&x, 3, w, 60000);
-	offers(&x, "w", 8, per_dp);
-	assert_int_equal(per_dp[0], 6);
-	assert_int_equal(per_dp[1], 2);
-	assert_int_equal(per_dp[2], 0); /* weight 0: no new calls */
-	assert_int_equal(ng_client_calls(x.c), 8);
-
-	/* Every request of a call goes to the dataplane of its first offer. */
-	for (int i = 0; i < 8; i++) {
-		char cid[32];
-		int dp;
-
-		snprintf(cid, sizeof(cid), "w%d", i);
-		dp = ng_client_call_dataplane(x.c, cid);
-		p = (struct ng_params){.cmd = NG_CMD_ANSWER,
-				       .call_id = cid,
-				       .from_tag = "ft",
-				       .to_tag = "tt",
-				       .sdp = "v=0\r\n",
-				       .sdp_len = 5};
-		assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
-		assert_true(fake_pop(&x.f[dp], d) > 0);
-		fake_answer(&x.f[dp], d, "d6:result2:oke");
-		p = (struct ng_params){.cmd = NG_CMD_OFFER, .call_id = cid, .from_tag = "ft"};
-		assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
-		assert_true(fake_pop(&x.f[dp], d) > 0);
-		fake_answer(&x.f[dp], d, "d6:result2:oke");
-		settle(&x);
-		for (size_t k = 0; k < x.nf; k++)
-			assert_int_equal(fake_pop(&x.f[k], d), 0);
-	}
-	assert_int_equal(rec.calls, 16);
-	j = ng_client_dump(x.c);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(j, "dataplanes"), 0), "calls")),
-			 6);
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(j, "dataplanes"), 1), "requests")),
-			 2 * 3 + 1);
-	json_decref(j);
-
-	/* A delete unties the call even when it fails. */
-	/* Smooth weighted round robin: 0 0 1 0, 0 0 1 0. */
-	assert_int_equal(ng_client_call_dataplane(x.c, "w2"), 1);
-	assert_int_equal(ng_client_call_dataplane(x.c, "w6"), 1);
-	p = (struct ng_params){.cmd = NG_CMD_DELETE, .call_id = "w6"};
-	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
-	assert_true(fake_pop(&x.f[1], d) > 0);
-	fake_answer(&x.f[1], d, "d6:result5:error12:error-reason15:Unknown call-ide");
-	settle(&x);
-	assert_int_equal(rec.status, NG_STATUS_ERROR);
-	assert_string_equal(rec.reason, "Unknown call-id");
-	assert_int_equal(ng_client_call_dataplane(x.c, "w6"), -ENOENT);
-	assert_int_equal(ng_client_calls(x.c), 7);
-	assert_int_equal(ng_client_forget(x.c, "w2"), 0);
-	assert_int_equal(ng_client_forget(x.c, "w2"), -ENOENT);
-	assert_int_equal(ng_client_calls(x.c), 6);
-
-	/* Requests to a given dataplane (list, statistics) bypass the selection. */
-	p = (struct ng_params){.cmd = NG_CMD_STATISTICS};
-	assert_int_equal(ng_client_request_to(x.c, 2, &p, on_reply, &rec, NULL), 0);
-	assert_true(fake_pop(&x.f[2], d) > 0);
-	fake_answer(&x.f[2], d, "d6:result2:ok10:statisticsdee");
-	settle(&x);
-	assert_int_equal(rec.dp, 2);
-	assert_int_equal(rec.status, NG_STATUS_OK);
-	ctx_close(&x);
-}
-
-static void test_failover_recovery(void **state)
-{
-	static const uint32_t w[] = {1, 1};
-	struct ctx x;
-	int per_dp[2] = {0};
-	struct rec rec = {0};
-	struct ng_params p;
-	char d[DGRAM_MAX];
-	unsigned pings;
-
-	(void)state;
-	ctx_open(&x, 2, w, 1000);
-	offers(&x, "a", 4, per_dp);
-	assert_int_equal(per_dp[0], 2);
-	assert_int_equal(per_dp[1], 2);
-
-	/* Dataplane 1 dies: its ping at 1000 goes unanswered until 4000. */
-	x.f[1].auto_pong = false;
-	at(&x, 1000);
-	assert_int_equal(x.f[1].pings, 2);
-	at(&x, 3999);
-	assert_true(ng_client_dataplane_up(x.c, 1));
-	at(&x, 4000);
-	assert_false(ng_client_dataplane_up(x.c, 1));
-	assert_true(ng_client_dataplane_up(x.c, 0));
-
-	/* New calls all go to dataplane 0. */
-	memset(per_dp, 0, sizeof(per_dp));
-	offers(&x, "b", 4, per_dp);
-	assert_int_equal(per_dp[0], 4);
-	assert_int_equal(per_dp[1], 0);
-
-	/* A call already on dataplane 1 stays there (its media is there). */
-	p = (struct ng_params){.cmd = NG_CMD_DELETE, .call_id = "a1"};
-	assert_int_equal(ng_client_call_dataplane(x.c, "a1"), 1);
-	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
-	assert_true(fake_pop(&x.f[1], d) > 0);
-	at(&x, 7000);
-	assert_int_equal(rec.calls, 1);
-	assert_int_equal(rec.status, NG_STATUS_TIMEOUT);
-	assert_int_equal(rec.dp, 1);
-	assert_int_equal(ng_client_call_dataplane(x.c, "a1"), -ENOENT);
-	while (fake_pop(&x.f[1], d) > 0)
-		;
-
-	/* It comes back: the next ping is answered and it is in rotation again. */
-	pings = x.f[1].pings;
-	x.f[1].auto_pong = true;
-	for (uint64_t t = 7000; t <= 11000 && !ng_client_dataplane_up(x.c, 1); t += 100)
-		at(&x, t);
-	assert_true(ng_client_dataplane_up(x.c, 1));
-	assert_true(x.f[1].pings > pings);
-	memset(per_dp, 0, sizeof(per_dp));
-	offers(&x, "c", 4, per_dp);
-	assert_int_equal(per_dp[0], 2);
-	assert_int_equal(per_dp[1], 2);
-
-	/* Both dead: a new call cannot be placed, the caller hears so at once. */
-	x.f[0].auto_pong = false;
-	x.f[1].auto_pong = false;
-	at(&x, 20000);
-	at(&x, 30000);
-	assert_false(ng_client_dataplane_up(x.c, 0));
-	assert_false(ng_client_dataplane_up(x.c, 1));
-	p = offer_of("z");
-	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), -EHOSTUNREACH);
-	assert_int_equal(ng_client_call_dataplane(x.c, "z"), -ENOENT);
-	ctx_close(&x);
-}
-
-/* Many calls at once: the tables grow, replies in any order complete the right requests. */
 static void test_many(void **state)
 {
 	enum { N = 1000 };
@@ -1012,7 +553,6 @@ static void test_many(void **state)
 static void test_ipv6(void **state)
 {
 	struct ctx x;
-	struct ng_dataplane_cfg dps[2];
 	struct ng_client_cfg cfg = {.ping_interval_ms = 60000, .seed = 9};
 	struct rec rec = {0};
 	struct ng_params p = offer_of("v6call");
@@ -1020,23 +560,11 @@ static void test_ipv6(void **state)
 	json_t *j;
 
 	(void)state;
-	memset(&x, 0, sizeof(x));
-	x.lp = loop_new();
-	assert_non_null(x.lp);
-	x.t0 = loop_now(x.lp) + 1000000;
-	loop_advance(x.lp, x.t0);
-	fake_open6(&x.f[0], 1);
-	fake_open(&x.f[1], 0);
+	ctx_init(&x);
+	fake_open(&x.f[0], AF_INET6, 1);
+	fake_open(&x.f[1], AF_INET, 0);
 	x.nf = 2;
-	dps[0] = x.f[0].cfg;
-	dps[1] = x.f[1].cfg;
-	cfg.dataplanes = dps;
-	cfg.n_dataplanes = 2;
-	x.c = ng_client_new(x.lp, &cfg);
-	assert_non_null(x.c);
-	at(&x, 0);
-	assert_int_equal(x.f[0].pings, 1);
-	assert_int_equal(x.f[1].pings, 1);
+	ctx_start(&x, &cfg); /* both pinged once */
 	assert_int_equal(ng_client_request(x.c, &p, on_reply, &rec, NULL), 0);
 	assert_int_equal(ng_client_call_dataplane(x.c, "v6call"), 0);
 	assert_true(fake_pop(&x.f[0], d) > 0);
@@ -1058,7 +586,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_parse_dataplanes),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_reply_ok),
 		cmocka_unit_test(test_retransmit_timeout),
@@ -1066,8 +593,6 @@ int main(void)
 		cmocka_unit_test(test_late_answer),
 		cmocka_unit_test(test_error_and_garbage),
 		cmocka_unit_test(test_cancel),
-		cmocka_unit_test(test_weights_affinity),
-		cmocka_unit_test(test_failover_recovery),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_ipv6),
 	};
