@@ -179,8 +179,20 @@ static void op_media_timeout(void *arg, const struct ng_call *call, uint64_t idl
 		      ng_call_branch(call), "idle-ms", (json_int_t)idle_ms, "created",
 		      (json_int_t)call->created_unix);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (s && send(c->notify_fd, s, strlen(s), 0) >= 0)
-		c->timeouts_sent++;
+	if (s) {
+		ssize_t n = send(c->notify_fd, s, strlen(s), 0);
+
+		/* The socket is connected: an ICMP port unreachable for an earlier notification
+		 * (nobody listening then) is reported by this send instead, and this one is not
+		 * sent. Once more, then. */
+		if (n < 0 && errno == ECONNREFUSED)
+			n = send(c->notify_fd, s, strlen(s), 0);
+		if (n >= 0)
+			c->timeouts_sent++;
+		else
+			LOG_WARN("call %s: media-timeout notification not sent: %s", call->call_id,
+				 strerror(errno));
+	}
 	free(s);
 	json_decref(o);
 }
