@@ -423,7 +423,13 @@ struct sip_msg *sipmsg_parse(const char *buf, size_t len, enum sip_transport t,
 		m->sdp_off = (uint32_t)(m->sc.body_off + off);
 		m->sdp_len = (uint32_t)slen;
 	}
-	return m;
+	/* A fork keeps its request for the life of its transactions (32 s after the final): only
+	 * the header fields present are kept, not the scan's whole array. Nothing writes to sc
+	 * after this, nor copies a message by value. */
+	struct sip_msg *small = realloc(m, offsetof(struct sip_msg, sc.fields) +
+						   m->sc.nfields * sizeof(m->sc.fields[0]));
+
+	return small != NULL ? small : m;
 fail:
 	/* Without a Via there is nowhere to send a response: the message can only be dropped. */
 	if (err->code != 0 && !has_via_line(buf, len)) {

@@ -25,7 +25,9 @@ struct sip_msg {
 	size_t nedits, edits_cap;
 	uint32_t edit_seq;
 	struct sip_edit *edits;
-	struct sipscan sc; /* large: kept last */
+	/* Large: kept last. sipmsg_parse trims the allocation to sc.fields[0..sc.nfields), so sc is
+	 * read-only after parsing and a sip_msg is never copied by value. */
+	struct sipscan sc;
 };
 
 /* Parses "host" (maybe "[v6]") and an optional decimal port string into out (sipmsg.c). Returns
