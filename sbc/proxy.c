@@ -139,7 +139,38 @@ void proxy_fork_maybe_free(struct proxy_fork *f)
 		free(f->branches[i].relay_sdp);
 	media_sdp_clear(&f->offer);
 	media_sdp_clear(&f->answer);
+	f->p->nforks--;
 	free(f);
+}
+
+/* True when every branch of f has its final response (or its transaction ended). */
+static bool branches_done(const struct proxy_fork *f)
+{
+	for (size_t i = 0; i < f->nbranches; i++)
+		if (!f->branches[i].done && f->branches[i].ct != NULL)
+			return false;
+	return true;
+}
+
+void proxy_fork_settle(struct proxy_fork *f)
+{
+	/* A non-INVITE transaction's server side answers request retransmissions from its stored
+	 * final, and its client sides need nothing from the fork: keeping the request and the fork
+	 * for Timer J/K (32 s on UDP) only costs memory. */
+	if (!f->invite && f->final_sent && f->media_pending == 0 && f->offers == NULL &&
+	    branches_done(f)) {
+		if (f->st != NULL) {
+			txn_set_user(f->st, NULL);
+			f->st = NULL;
+		}
+		for (size_t i = 0; i < f->nbranches; i++) {
+			if (f->branches[i].ct != NULL) {
+				txn_set_user(f->branches[i].ct, NULL);
+				f->branches[i].ct = NULL;
+			}
+		}
+	}
+	proxy_fork_maybe_free(f);
 }
 
 /* RFC 3261 §16.8: an INVITE branch that rang too long without a final answer is cancelled. */
@@ -263,6 +294,7 @@ static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_m
 
 	if (f == NULL)
 		return NULL;
+	p->nforks++;
 	f->p = p;
 	f->st = st;
 	f->req = req;
@@ -297,7 +329,7 @@ static void fork_start(struct proxy *p, struct proxy_fork *f, const struct targe
 	f->final_sent = true;
 	if (f->invite && p->cfg.media != NULL && initial_offer(f->req))
 		media_delete(p->cfg.media, f->req);
-	proxy_fork_maybe_free(f);
+	proxy_fork_settle(f);
 }
 
 /* Forwards m (owned: kept by the fork or freed here) to the targets. */
@@ -429,7 +461,7 @@ static void offers_done(struct proxy *p, struct proxy_fork *f)
 		else if (sipmsg_to_tag(f->req) != NULL && f->offer.sdp != NULL)
 			proxy_restore_media(p, f);
 		offers_free(o);
-		proxy_fork_maybe_free(f);
+		proxy_fork_settle(f);
 		return;
 	}
 	struct target t[PROXY_MAX_BRANCHES];
@@ -459,7 +491,7 @@ static void offers_done(struct proxy *p, struct proxy_fork *f)
 		if (sipmsg_to_tag(f->req) == NULL)
 			media_delete(p->cfg.media, f->req);
 		offers_free(o);
-		proxy_fork_maybe_free(f);
+		proxy_fork_settle(f);
 		return;
 	}
 	fork_start(p, f, t, n); /* the targets point into o until it returns */
@@ -526,8 +558,10 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 	struct proxy_offers *o = f != NULL ? calloc(1, sizeof(*o)) : NULL;
 
 	if (o == NULL) {
-		if (f != NULL)
+		if (f != NULL) {
 			txn_set_user(st, NULL);
+			p->nforks--;
+		}
 		free(f);
 		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);

@@ -2,7 +2,9 @@
  * INVITE gets one offer per branch (distinct via-branch, each branch its own relay SDP), answers
  * carry their branch, the first 2xx releases the other branches' records, and a CANCEL while the
  * offer is at the dataplane gets 200, the INVITE 487, and the media is deleted (nothing
- * forwarded, nothing left behind); a shutdown with offers pending leaks nothing. */
+ * forwarded, nothing left behind); a shutdown with offers pending leaks nothing. Fork life cycle:
+ * a BYE, a forked MESSAGE and an UPDATE with SDP free their fork as soon as the final went up and
+ * every branch is done, and late responses or retransmissions afterwards are absorbed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include "media.h"
 #include "policy.h"
 #include "proxy.h"
+#include "proxy_priv.h" /* the count of live forks */
 #include "registrar.h"
 #include "transport.h"
 
@@ -676,6 +679,126 @@ static void test_shutdown_while_offer_pending(void **state)
 	assert_int_equal(count_cmd(c, "offer", "shutdown-pending-1"), 2);
 }
 
+/* The number of forks the proxy holds. */
+static size_t forks(const struct ctx *c)
+{
+	return c->proxy->nforks;
+}
+
+/* An in-dialog request `method` of call cid straight to UAS 0 (To tag), maybe with SDP. */
+static void in_dialog(struct ctx *c, const char *method, const char *cid, const char *branch,
+		      unsigned int cseq, bool with_sdp)
+{
+	char msg[2048];
+
+	snprintf(msg, sizeof(msg),
+		 "%s sip:bob@127.0.0.1:%u SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=%s;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
+		 "To: <sip:bob@example.com>;tag=tt0\r\nCall-ID: %s\r\nCSeq: %u %s\r\n"
+		 "Contact: <sip:carrier@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
+		 method, c->uas_port[0], c->caller_port, branch, cid, cseq, method, c->caller_port,
+		 with_sdp ? "Content-Type: application/sdp\r\n" : "", with_sdp ? strlen(sdp) : 0,
+		 with_sdp ? sdp : "");
+	send_sip(c, c->caller, msg);
+}
+
+/* A BYE's fork goes as soon as its 200 went up; the callee's retransmitted 200 and a late
+ * response after it, and the caller's retransmitted BYE, are absorbed by the transactions. */
+static void test_bye_fork_freed(void **state)
+{
+	struct ctx *c = *state;
+	char buf[4096], bye[4096];
+
+	in_dialog(c, "BYE", "bye-free-1", "z9hG4bKbyefree1", 2, false);
+	pump(c, true, 10);
+	assert_int_equal(forks(c), 1);
+	assert_true(recv_sip(c->uas[0], bye, sizeof(bye)));
+	assert_true(strncmp(bye, "BYE ", 4) == 0);
+	respond(c, c->uas[0], c->uas_port[0], bye, 200, "OK", "tt0", false);
+	pump(c, true, 10);
+	assert_int_equal(forks(c), 0);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	respond(c, c->uas[0], c->uas_port[0], bye, 200, "OK", "tt0", false);
+	respond(c, c->uas[0], c->uas_port[0], bye, 481, "No Such Call", "tt0", false);
+	pump(c, true, 10);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	in_dialog(c, "BYE", "bye-free-1", "z9hG4bKbyefree1", 2, false);
+	pump(c, true, 10);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf))); /* the stored 200 again */
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	assert_false(recv_sip(c->uas[0], buf, sizeof(buf)));
+	assert_int_equal(forks(c), 0);
+}
+
+/* A MESSAGE forked to both contacts: the first 200 goes up at once but the fork waits for the
+ * other branch's final, which then frees it (and goes nowhere). */
+static void test_forked_message_freed(void **state)
+{
+	struct ctx *c = *state;
+	char buf[4096], msg[2][4096];
+	char req[1024];
+
+	snprintf(req, sizeof(req),
+		 "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKmsg1;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft9\r\n"
+		 "To: <sip:bob@example.com>\r\nCall-ID: msg-free-1\r\nCSeq: 1 MESSAGE\r\n"
+		 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi",
+		 c->caller_port);
+	send_sip(c, c->caller, req);
+	pump(c, true, 10);
+	assert_int_equal(forks(c), 1);
+	for (int i = 0; i < 2; i++) {
+		assert_true(recv_sip(c->uas[i], msg[i], sizeof(msg[i])));
+		assert_true(strncmp(msg[i], "MESSAGE ", 8) == 0);
+	}
+	respond(c, c->uas[0], c->uas_port[0], msg[0], 200, "OK", "m0", false);
+	pump(c, true, 10);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	assert_int_equal(forks(c), 1);
+	respond(c, c->uas[1], c->uas_port[1], msg[1], 486, "Busy Here", "m1", false);
+	pump(c, true, 10);
+	assert_int_equal(forks(c), 0);
+	respond(c, c->uas[1], c->uas_port[1], msg[1], 486, "Busy Here", "m1", false);
+	respond(c, c->uas[0], c->uas_port[0], msg[0], 200, "OK", "m0", false);
+	pump(c, true, 10);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_int_equal(forks(c), 0);
+}
+
+/* An UPDATE with SDP: its 200's answer goes through the dataplane first (the media path), and
+ * the fork goes once that 200 went up with the relay's SDP. */
+static void test_update_fork_freed(void **state)
+{
+	struct ctx *c = *state;
+	char buf[4096], upd[4096];
+
+	in_dialog(c, "UPDATE", "upd-free-1", "z9hG4bKupdfree1", 2, true);
+	pump(c, true, 10);
+	assert_int_equal(count_cmd(c, "offer", "upd-free-1"), 1);
+	assert_true(recv_sip(c->uas[0], upd, sizeof(upd)));
+	assert_true(strncmp(upd, "UPDATE ", 7) == 0);
+	assert_int_equal(forks(c), 1);
+	respond(c, c->uas[0], c->uas_port[0], upd, 200, "OK", "tt0", true);
+	pump(c, false, 10); /* the answer waits at the dataplane: the fork stays */
+	assert_int_equal(count_cmd(c, "answer", "upd-free-1"), 1);
+	assert_int_equal(forks(c), 1);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	ng_reply(c, &c->seen[c->nseen - 1], true, 33000);
+	pump(c, false, 10);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	assert_int_equal(sdp_port(buf), 33000);
+	assert_int_equal(forks(c), 0);
+	respond(c, c->uas[0], c->uas_port[0], upd, 200, "OK", "tt0", true);
+	pump(c, true, 10);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_int_equal(forks(c), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +806,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_branch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_offer_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_while_offer_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bye_fork_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forked_message_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_fork_freed, setup, teardown),
 	};
 
 	sipmsg_global_init();

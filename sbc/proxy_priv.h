@@ -4,6 +4,7 @@
 #define SBC_PROXY_PRIV_H
 
 #include "dialog.h"
+#include "log.h"
 #include "media.h"
 #include "proxy.h"
 #include "txn.h"
@@ -73,6 +74,7 @@ struct proxy {
 	uint64_t tag_seq;
 	struct log_ratelimit rl_invalid;
 	struct proxy_fork *offering; /* forks whose request is at the dataplane */
+	size_t nforks;		     /* forks alive (for tests and leak hunting) */
 };
 
 struct target {
@@ -95,6 +97,10 @@ void proxy_make_tag(struct proxy *p, char *out, size_t len);
 void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 		 const struct txn_peer *src, int code, const char *extra);
 void proxy_fork_maybe_free(struct proxy_fork *f);
+/* Frees f when nothing refers to it any more; a non-INVITE fork whose final response went
+ * upstream and whose branches are all done is first detached from its transactions (they absorb
+ * retransmissions alone; late responses find no fork). f may be gone on return. */
+void proxy_fork_settle(struct proxy_fork *f);
 int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm);
 struct sip_msg *proxy_take_current(struct proxy *p);
 void proxy_cancel_branch(struct proxy *p, struct proxy_branch *b);

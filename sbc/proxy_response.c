@@ -182,7 +182,8 @@ static void on_response_media(void *arg, int status, const char *relay_sdp, size
 	deliver(q->p, q->b, q->status, q->m);
 	sipmsg_free(q->m);
 	free(q);
-	proxy_fork_maybe_free(f);
+	/* Last: an UPDATE or PRACK fork whose final this was is freed here. */
+	proxy_fork_settle(f);
 }
 
 void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_msg *tm,
@@ -195,7 +196,8 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 
 	(void)tm;
 	(void)len;
-	if (b == NULL) /* the 200 to one of our CANCELs */
+	/* The 200 to one of our CANCELs, or a late response to a fork already freed. */
+	if (b == NULL)
 		return;
 	struct proxy_fork *f = b->fork;
 
@@ -227,6 +229,7 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 	    sipmsg_sdp(m, &sdp, &sdp_len)) {
 		sipmsg_set_sdp(m, b->relay_sdp, b->relay_sdp_len);
 		deliver(p, b, status, m);
+		proxy_fork_settle(f);
 		return;
 	}
 	if (m != NULL && p->cfg.media != NULL && status < 300 && !f->final_sent &&
@@ -255,4 +258,5 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 		}
 	}
 	deliver(p, b, status, m);
+	proxy_fork_settle(f); /* a non-INVITE fork whose final went up goes now */
 }
