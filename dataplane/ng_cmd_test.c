@@ -390,10 +390,7 @@ static void test_media_timeout(void **state)
 				   "call-1@192.168.1.10"));
 }
 
-/* Two media addresses: each call's SDP carries its own address (c= in every m= section and at
- * session level, o= with replace-origin), a second stream of a call stays on the first one's
- * address, query and list name it, statistics count streams per address, and a latch event on
- * one address does not touch the same port on the other. */
+/* An offer of call_id from tagA with replace-origin. */
 static size_t offer_of(char *buf, size_t cap, const char *call_id, const char *sdp)
 {
 	struct bencode_writer w;
@@ -411,6 +408,10 @@ static size_t offer_of(char *buf, size_t cap, const char *call_id, const char *s
 	return len;
 }
 
+/* Two media addresses: each call's SDP carries its own address (c= in every m= section and at
+ * session level, o= with replace-origin), a second stream of a call stays on the first one's
+ * address, query and list name it, statistics count streams per address, and a latch event on
+ * one address does not touch the same port on the other. */
 static void test_media_addrs(void **state)
 {
 	static const char two_m[] = "v=0\r\n"
