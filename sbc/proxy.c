@@ -133,6 +133,8 @@ void proxy_fork_maybe_free(struct proxy_fork *f)
 	for (size_t i = 0; i < f->nbranches; i++)
 		if (f->branches[i].ct != NULL)
 			return;
+	if (f->req == NULL)
+		f->p->nslim--;
 	sipmsg_free(f->req);
 	free(f->best);
 	for (size_t i = 0; i < f->nbranches; i++)
@@ -152,13 +154,31 @@ static bool branches_done(const struct proxy_fork *f)
 	return true;
 }
 
+/* An answered INVITE fork keeps its transactions (the server one sends the callee's 2xx
+ * retransmissions up, RFC 6026) for 32 s, but only the branches' relay SDP matters for those:
+ * the request, the best failure and the offer/answer copies go. */
+static void fork_slim(struct proxy_fork *f)
+{
+	sipmsg_free(f->req);
+	f->req = NULL;
+	free(f->best);
+	f->best = NULL;
+	f->best_len = 0;
+	media_sdp_clear(&f->offer);
+	media_sdp_clear(&f->answer);
+	f->p->nslim++;
+}
+
 void proxy_fork_settle(struct proxy_fork *f)
 {
+	bool over = f->final_sent && f->media_pending == 0 && f->offers == NULL && branches_done(f);
+
+	if (over && f->invite && f->answered && f->req != NULL)
+		fork_slim(f);
 	/* A non-INVITE transaction's server side answers request retransmissions from its stored
 	 * final, and its client sides need nothing from the fork: keeping the request and the fork
 	 * for Timer J/K (32 s on UDP) only costs memory. */
-	if (!f->invite && f->final_sent && f->media_pending == 0 && f->offers == NULL &&
-	    branches_done(f)) {
+	if (over && !f->invite) {
 		if (f->st != NULL) {
 			txn_set_user(f->st, NULL);
 			f->st = NULL;
@@ -198,7 +218,7 @@ static void ops_terminated(void *arg, struct txn *t)
 		struct proxy_branch *b = u;
 
 		b->ct = NULL;
-		proxy_fork_maybe_free(b->fork);
+		proxy_fork_settle(b->fork);
 	}
 }
 

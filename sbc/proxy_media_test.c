@@ -4,7 +4,9 @@
  * offer is at the dataplane gets 200, the INVITE 487, and the media is deleted (nothing
  * forwarded, nothing left behind); a shutdown with offers pending leaks nothing. Fork life cycle:
  * a BYE, a forked MESSAGE and an UPDATE with SDP free their fork as soon as the final went up and
- * every branch is done, and late responses or retransmissions afterwards are absorbed. */
+ * every branch is done, and late responses or retransmissions afterwards are absorbed; an
+ * answered INVITE's fork is slimmed once every branch is done, and the callee's 2xx sent again
+ * after that still goes up with the relay's SDP. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -799,6 +801,54 @@ static void test_update_fork_freed(void **state)
 	assert_int_equal(forks(c), 0);
 }
 
+/* The INVITE is answered on branch 0 and branch 1 ends with 487: the fork is slim (request
+ * freed). The callee sends its 200 again (its ACK was late): it goes up with the relay's SDP of
+ * the first one, not the callee's, and nothing new goes to the dataplane. */
+static void test_2xx_again_after_slim(void **state)
+{
+	struct ctx *c = *state;
+	char inv[2][4096], buf[4096];
+	const char *cid = "slim-2xx-1";
+
+	invite(c, cid, "z9hG4bKslim1");
+	pump(c, true, 20);
+	for (int i = 0; i < 2; i++)
+		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 180, "Ringing", "tt1", false);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 180 ", 12) == 0);
+	respond(c, c->uas[0], c->uas_port[0], inv[0], 200, "OK", "tt0", true);
+	pump(c, true, 20);
+	assert_int_equal(count_cmd(c, "answer", cid), 1);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	unsigned int relay = sdp_port(buf);
+
+	assert_int_not_equal(relay, c->uas_port[0] + 1000u);
+	assert_int_equal(c->proxy->nslim, 0); /* branch 1 still rings */
+	assert_true(recv_sip(c->uas[1], buf, sizeof(buf)));
+	assert_true(strncmp(buf, "CANCEL ", 7) == 0);
+	respond(c, c->uas[1], c->uas_port[1], buf, 200, "OK", "tt1", false);
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 487, "Request Terminated", "tt1", false);
+	pump(c, true, 20);
+	assert_int_equal(forks(c), 1);
+	assert_int_equal(c->proxy->nslim, 1);
+	size_t before = c->nseen;
+
+	respond(c, c->uas[0], c->uas_port[0], inv[0], 200, "OK", "tt0", true);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	assert_int_equal(sdp_port(buf), relay);
+	assert_int_equal(c->nseen, before);
+	/* A late 200 from the cancelled branch finds its transaction completed: absorbed. */
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 200, "OK", "tt1", true);
+	pump(c, true, 20);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_int_equal(c->nseen, before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +859,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bye_fork_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forked_message_freed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_fork_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_2xx_again_after_slim, setup, teardown),
 	};
 
 	sipmsg_global_init();

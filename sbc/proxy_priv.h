@@ -36,10 +36,14 @@ struct proxy_branch {
 /* One request being proxied: its server transaction and its client branches. */
 struct proxy_fork {
 	struct proxy *p;
-	struct txn *st;	     /* NULL once terminated */
-	struct sip_msg *req; /* the request as received, with the common edits */
+	struct txn *st; /* NULL once terminated */
+	/* The request as received, with the common edits. NULL once an INVITE fork is slim: its
+	 * 2xx went up and every branch is done, so only 2xx retransmissions still come (RFC 6026
+	 * Accepted), and those need no more than their branch's relay_sdp. */
+	struct sip_msg *req;
 	bool invite;
 	bool final_sent;
+	bool answered;	/* a 2xx went upstream */
 	bool media_won; /* a 2xx chose the branch whose media stays; the others' are released */
 	unsigned int
 		media_pending; /* engagements (request or responses) waiting for the dataplane */
@@ -75,6 +79,7 @@ struct proxy {
 	struct log_ratelimit rl_invalid;
 	struct proxy_fork *offering; /* forks whose request is at the dataplane */
 	size_t nforks;		     /* forks alive (for tests and leak hunting) */
+	size_t nslim;		     /* of which slim (INVITEs answered, f->req freed) */
 };
 
 struct target {
@@ -97,9 +102,10 @@ void proxy_make_tag(struct proxy *p, char *out, size_t len);
 void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 		 const struct txn_peer *src, int code, const char *extra);
 void proxy_fork_maybe_free(struct proxy_fork *f);
-/* Frees f when nothing refers to it any more; a non-INVITE fork whose final response went
- * upstream and whose branches are all done is first detached from its transactions (they absorb
- * retransmissions alone; late responses find no fork). f may be gone on return. */
+/* Frees f when nothing refers to it any more. Once its final response went upstream and its
+ * branches are all done, a non-INVITE fork is first detached from its transactions (they absorb
+ * retransmissions alone; late responses find no fork), and an answered INVITE fork is slimmed to
+ * what its 2xx retransmissions need. f may be gone on return. */
 void proxy_fork_settle(struct proxy_fork *f);
 int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm);
 struct sip_msg *proxy_take_current(struct proxy *p);

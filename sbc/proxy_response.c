@@ -106,6 +106,7 @@ static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct 
 		/* Every 2xx goes up at once (§16.7 step 5); the other branches are cancelled. */
 		if (f->invite)
 			release_losers(p, f, b);
+		f->answered = true;
 		if (out != NULL) {
 			send_upstream(f, status, out, olen);
 			if (f->invite && m != NULL) {
@@ -223,6 +224,22 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 	const char *sdp;
 	size_t sdp_len;
 
+	if (f->req == NULL) {
+		/* A slim fork (its 2xx went up, every branch done) only sees the callee's 2xx again:
+		 * it goes up with the relay's SDP of its branch, as the first did. */
+		if (m != NULL && status >= 200 && status < 300) {
+			size_t olen;
+			char *out;
+
+			if (b->relay_sdp != NULL && sipmsg_sdp(m, &sdp, &sdp_len))
+				sipmsg_set_sdp(m, b->relay_sdp, b->relay_sdp_len);
+			out = sipmsg_serialize(m, &olen);
+			if (out != NULL)
+				send_upstream(f, status, out, olen);
+			free(out);
+		}
+		return;
+	}
 	/* A 2xx the callee sends again (its ACK was late) carries its own SDP: it gets the relay's
 	 * SDP of the first one, so media never bypasses the relay. */
 	if (m != NULL && status >= 200 && status < 300 && b->relay_sdp != NULL &&
