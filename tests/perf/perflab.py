@@ -211,6 +211,47 @@ def cleanup(procs):
         os.kill(pid, signal.SIGKILL)
 
 
+class IsolatedCore:
+    """Keeps every other task of the machine off `core` while the benchmark runs, as `isolcpus`
+    does for a relay's worker core in production: each thread that may run on `core` and on
+    other cores loses `core` from its CPU affinity, and gets its old affinity back on exit (tasks
+    they start meanwhile inherit the narrower set). This process, and so the relays and load
+    generators it starts, keeps both cores; threads pinned to one CPU (per-CPU kernel threads)
+    are left alone. Both relays run on the isolated core alike."""
+
+    def __init__(self, core):
+        self.core = core
+        self.saved = {}
+
+    def __enter__(self):
+        me = os.getpid()
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == me:
+                continue
+            try:
+                tids = [int(t) for t in os.listdir("/proc/%s/task" % d)]
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    aff = os.sched_getaffinity(tid)
+                    if self.core in aff and len(aff) > 1:
+                        os.sched_setaffinity(tid, aff - {self.core})
+                        self.saved[tid] = aff
+                except OSError:
+                    pass  # gone, or a kernel thread that keeps its CPUs
+        return self
+
+    def __exit__(self, *exc):
+        for tid, aff in self.saved.items():
+            try:
+                os.sched_setaffinity(tid, aff)
+            except OSError:
+                pass
+        self.saved = {}
+        return False
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
