@@ -20,6 +20,8 @@ Cores: everything under test on core 1 (sbc-sip, both lcores of sbc-dataplane wi
 and its children, rtpengine --num-threads=1), both SIPp instances on core 0; every process in a
 session of its own at nice -19 (perflab.spawn). Both pairs are up for the whole run, the one not being measured
 stopped with SIGSTOP (as in tests/perf/sidebyside.py); the ramp is interleaved rate by rate.
+Core 1 is isolated for the run (perflab.IsolatedCore: every other thread of the machine moved
+off it, as isolcpus would; --no-isolate to share it).
 
 Each call: INVITE (SDP) -> 180 -> 200 (SDP) -> ACK, both SIPp then play rtp.pcap (PACKETS
 PCMU packets, 20 ms apart) to the relay address they were given, BYE after HOLD_MS. RTP is
@@ -632,6 +634,8 @@ def main():
     ap.add_argument("--hold-calls", type=int, default=1000)
     ap.add_argument("--only", default="sbc,kamailio")
     ap.add_argument("--keep", help="keep logs and SIPp files in this directory")
+    ap.add_argument("--no-isolate", dest="isolate", action="store_false",
+                    help="let other tasks of the machine run on the core under test")
     args = ap.parse_args()
     try:
         perflab.need_root(["sipp", "kamailio", "kamcmd", "rtpengine", "taskset", "iptables",
@@ -644,7 +648,10 @@ def main():
     os.makedirs(tmp, exist_ok=True)
     write_pcap(os.path.join(tmp, "rtp.pcap"), PACKETS)
     pairs = []
+    isolated = perflab.IsolatedCore(SUT_CORE)
     try:
+        if args.isolate:
+            isolated.__enter__()  # both pairs alike (perflab.IsolatedCore)
         setup()
         only = args.only.split(",")
         if "sbc" in only:
@@ -656,9 +663,10 @@ def main():
         with open("/proc/loadavg") as f:
             load = f.read().split()[:3]
         log("mediabench: steps of %d s; proxy+relay on core %d, SIPp UAC+UAS on core %d, nice %d;"
-            " kamailio children=%d; load average %s" % (args.step, SUT_CORE, LOAD_CORE,
-                                                        perflab.NICE, KAM_CHILDREN,
-                                                        " ".join(load)))
+            " kamailio children=%d; load average %s; core %d %s" % (
+                args.step, SUT_CORE, LOAD_CORE, perflab.NICE, KAM_CHILDREN, " ".join(load),
+                SUT_CORE, "isolated (%d other threads moved off it)" % len(isolated.saved)
+                if args.isolate else "shared with other tasks"))
         results = bench(pairs, tmp, args)
         log("\nsummary:")
         for name, r in results.items():
@@ -676,6 +684,7 @@ def main():
                 log("--- %s log tail:\n%s" % (name, t))
         return 1
     finally:
+        isolated.__exit__(None, None, None)
         for p in pairs:
             p.stop()
         teardown()
