@@ -126,6 +126,22 @@ static char *ops_ack(void *arg, const char *req, size_t req_len, const char *res
 	return out;
 }
 
+struct media_sdp *proxy_fork_sdp(struct media_sdp **s)
+{
+	if (*s == NULL)
+		*s = calloc(1, sizeof(**s));
+	return *s;
+}
+
+static void sdp_drop(struct media_sdp **s)
+{
+	if (*s == NULL)
+		return;
+	media_sdp_clear(*s);
+	free(*s);
+	*s = NULL;
+}
+
 void proxy_fork_maybe_free(struct proxy_fork *f)
 {
 	if (f->st != NULL || f->media_pending > 0)
@@ -139,8 +155,8 @@ void proxy_fork_maybe_free(struct proxy_fork *f)
 	free(f->best);
 	for (size_t i = 0; i < f->nbranches; i++)
 		free(f->branches[i].relay_sdp);
-	media_sdp_clear(&f->offer);
-	media_sdp_clear(&f->answer);
+	sdp_drop(&f->offer);
+	sdp_drop(&f->answer);
 	f->p->nforks--;
 	free(f);
 }
@@ -164,8 +180,8 @@ static void fork_slim(struct proxy_fork *f)
 	free(f->best);
 	f->best = NULL;
 	f->best_len = 0;
-	media_sdp_clear(&f->offer);
-	media_sdp_clear(&f->answer);
+	sdp_drop(&f->offer);
+	sdp_drop(&f->answer);
 	f->p->nslim++;
 }
 
@@ -258,7 +274,7 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 {
 	size_t started = 0;
 
-	for (size_t i = 0; i < n && f->nbranches < PROXY_MAX_BRANCHES; i++) {
+	for (size_t i = 0; i < n && f->nbranches < f->maxbranches; i++) {
 		const struct addr_port *self = proxy_self_for(p, t[i].dst.addr.ip.family);
 		char branch[PROXY_BRANCH_LEN], via[256], ip[ADDR_STRLEN];
 		struct txn_msg tm;
@@ -308,12 +324,18 @@ static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *
 	return started > 0 ? 0 : -EHOSTUNREACH;
 }
 
-static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_msg *req)
+/* A fork of req with room for n branches (its targets). */
+static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_msg *req, size_t n)
 {
-	struct proxy_fork *f = calloc(1, sizeof(*f));
+	if (n == 0)
+		n = 1;
+	if (n > PROXY_MAX_BRANCHES)
+		n = PROXY_MAX_BRANCHES;
+	struct proxy_fork *f = calloc(1, sizeof(*f) + n * sizeof(f->branches[0]));
 
 	if (f == NULL)
 		return NULL;
+	f->maxbranches = n;
 	p->nforks++;
 	f->p = p;
 	f->st = st;
@@ -379,7 +401,7 @@ static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const st
 		sipmsg_free(m);
 		return;
 	}
-	f = fork_new(p, st, m);
+	f = fork_new(p, st, m, n);
 	if (f == NULL) {
 		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);
@@ -478,7 +500,7 @@ static void offers_done(struct proxy *p, struct proxy_fork *f)
 		 * already): nothing is forwarded, and what the dataplane made is released. */
 		if (initial)
 			media_delete(p->cfg.media, f->req);
-		else if (sipmsg_to_tag(f->req) != NULL && f->offer.sdp != NULL)
+		else if (sipmsg_to_tag(f->req) != NULL && f->offer != NULL && f->offer->sdp != NULL)
 			proxy_restore_media(p, f);
 		offers_free(o);
 		proxy_fork_settle(f);
@@ -574,7 +596,7 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 			on_ack_media(q, 500, NULL, 0);
 		return;
 	}
-	struct proxy_fork *f = fork_new(p, st, m);
+	struct proxy_fork *f = fork_new(p, st, m, n);
 	struct proxy_offers *o = f != NULL ? calloc(1, sizeof(*o)) : NULL;
 
 	if (o == NULL) {
@@ -608,9 +630,12 @@ static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *sr
 	p->offering = f;
 	f->media_pending += (unsigned int)o->nreq;
 	if (op == MEDIA_OFFER) {
-		media_sdp_capture(&f->offer, m, sipmsg_from_tag(m), &src->addr, natted);
-		if (dialog_branch != NULL)
-			snprintf(f->offer.branch, sizeof(f->offer.branch), "%s", dialog_branch);
+		struct media_sdp *offer = proxy_fork_sdp(&f->offer);
+
+		if (offer != NULL)
+			media_sdp_capture(offer, m, sipmsg_from_tag(m), &src->addr, natted);
+		if (offer != NULL && dialog_branch != NULL)
+			snprintf(offer->branch, sizeof(offer->branch), "%s", dialog_branch);
 	}
 	size_t nreq = o->nreq;
 

@@ -214,15 +214,16 @@ void proxy_note_media(struct proxy *p, struct proxy_fork *f, const struct sip_ms
 	struct dialog *d =
 		dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(resp), sipmsg_to_tag(resp));
 
-	if (d == NULL)
+	if (d == NULL || f->offer == NULL || f->answer == NULL)
 		return;
 	/* The fork's copies become the dialog's: the exchange a refused re-offer goes back to. */
 	media_sdp_clear(&d->last_offer);
 	media_sdp_clear(&d->last_answer);
-	d->last_offer = f->offer;
-	d->last_answer = f->answer;
-	memset(&f->offer, 0, sizeof(f->offer));
-	memset(&f->answer, 0, sizeof(f->answer));
+	d->last_offer = *f->offer;
+	d->last_answer = *f->answer;
+	free(f->offer);
+	free(f->answer);
+	f->offer = f->answer = NULL;
 }
 
 void proxy_restore_media(struct proxy *p, struct proxy_fork *f)

@@ -52,13 +52,15 @@ struct proxy_fork {
 	struct proxy_offers *offers;
 	struct proxy_fork *onext, *oprev; /* the proxy's list of forks with offers */
 	/* The offer and answer as their senders wrote them (before the relay's SDP replaced them),
-	 * with where they came from: what a refused re-offer restores (media_restore). */
-	struct media_sdp offer, answer;
+	 * with where they came from: what a refused re-offer restores (media_restore). malloc'd
+	 * when there is one (proxy_fork_sdp), NULL otherwise. */
+	struct media_sdp *offer, *answer;
 	int best_status;
 	char *best;
 	size_t best_len;
 	size_t nbranches;
-	struct proxy_branch branches[PROXY_MAX_BRANCHES];
+	size_t maxbranches;		/* slots in branches: the targets when it was made */
+	struct proxy_branch branches[]; /* never moved: transactions point at them */
 };
 
 struct proxy_stats_counters {
@@ -102,6 +104,8 @@ void proxy_make_tag(struct proxy *p, char *out, size_t len);
 void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 		 const struct txn_peer *src, int code, const char *extra);
 void proxy_fork_maybe_free(struct proxy_fork *f);
+/* *s, allocated (empty) when NULL; NULL when out of memory. */
+struct media_sdp *proxy_fork_sdp(struct media_sdp **s);
 /* Frees f when nothing refers to it any more. Once its final response went upstream and its
  * branches are all done, a non-INVITE fork is first detached from its transactions (they absorb
  * retransmissions alone; late responses find no fork), and an answered INVITE fork is slimmed to

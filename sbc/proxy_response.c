@@ -46,7 +46,8 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 	 * offer/answer goes back on the dataplane, which took the re-offer already. */
 	if (p->cfg.media != NULL && sipmsg_to_tag(f->req) == NULL && f->invite)
 		media_delete(p->cfg.media, f->req);
-	else if (p->cfg.media != NULL && sipmsg_to_tag(f->req) != NULL && f->offer.sdp != NULL)
+	else if (p->cfg.media != NULL && sipmsg_to_tag(f->req) != NULL && f->offer != NULL &&
+		 f->offer->sdp != NULL)
 		proxy_restore_media(p, f);
 }
 
@@ -83,8 +84,10 @@ static void release_losers(struct proxy *p, struct proxy_fork *f, const struct p
 		o->media = false;
 	}
 	/* What a refused re-offer restores goes to the winner's record. */
-	snprintf(f->offer.branch, sizeof(f->offer.branch), "%s", b->branch);
-	snprintf(f->answer.branch, sizeof(f->answer.branch), "%s", b->branch);
+	if (f->offer != NULL)
+		snprintf(f->offer->branch, sizeof(f->offer->branch), "%s", b->branch);
+	if (f->answer != NULL)
+		snprintf(f->answer->branch, sizeof(f->answer->branch), "%s", b->branch);
 }
 
 /* Sends response m (NULL: a locally made 408/503) of branch b up, aggregating finals. */
@@ -113,7 +116,8 @@ static void deliver(struct proxy *p, struct proxy_branch *b, int status, struct 
 				proxy_note_dialog(p, f, b, m);
 				proxy_note_sdp(p, m);
 			}
-			if (m != NULL && f->offer.sdp != NULL && f->answer.sdp != NULL)
+			if (m != NULL && f->offer != NULL && f->offer->sdp != NULL &&
+			    f->answer != NULL && f->answer->sdp != NULL)
 				proxy_note_media(p, f, m);
 			else if (sipmsg_method_is(f->req, "BYE")) {
 				size_t clen;
@@ -257,8 +261,9 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 		enum media_op op = sipmsg_sdp(f->req, &sdp, &sdp_len) ? MEDIA_ANSWER : MEDIA_OFFER;
 
 		if (q != NULL) {
-			if (op == MEDIA_ANSWER && status < 300)
-				media_sdp_capture(&f->answer, m, sipmsg_to_tag(m), &p->cur_src.addr,
+			if (op == MEDIA_ANSWER && status < 300 &&
+			    proxy_fork_sdp(&f->answer) != NULL)
+				media_sdp_capture(f->answer, m, sipmsg_to_tag(m), &p->cur_src.addr,
 						  fx.natted != 0);
 			struct media_opts mo = {.via_branch = proxy_media_branch(p, f, b)};
 
