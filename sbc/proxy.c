@@ -717,6 +717,10 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 		}
 		return;
 	}
+	/* A CANCEL that crossed the final response changes nothing (RFC 3261 §9.2): after a 2xx
+	 * the call's media is the established call's. */
+	if (f->final_sent)
+		return;
 	if (p->cfg.media != NULL && sipmsg_to_tag(m) == NULL)
 		media_delete(p->cfg.media, m);
 	for (size_t i = 0; i < f->nbranches; i++) {
