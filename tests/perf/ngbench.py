@@ -3,7 +3,7 @@
 root, iptables and ethtool needed, exits 77 otherwise).
 
     ngbench.py SBC_DATAPLANE [--sessions N] [--window W] [--ports MIN-MAX] [--addrs K]
-               [--call-id-len L]
+               [--call-id-len L] [--via-branch]
 
 sbc-dataplane runs in the NAT lab's namespace (tests/natlab/run.py) with 40000 relay ports
 (20000-59999) on one media address, so N = 10000 sessions fit (a session is one audio stream, two
@@ -34,6 +34,15 @@ A, B = "198.51.100.10", "203.0.113.20"
 
 
 ID_LEN = [0]  # --call-id-len
+VIA_BRANCH = [False]  # --via-branch
+
+
+def with_branch(req, i):
+    """Adds a via-branch as sbc-sip sends it (its Via's branch: "z9hG4bK" and 24 more
+    characters), which the call record keeps."""
+    if VIA_BRANCH[0]:
+        req["via-branch"] = "z9hG4bK%024x" % (0x5bc0000 + i)
+    return req
 
 
 def call_id(i):
@@ -44,17 +53,17 @@ def call_id(i):
 
 
 def offer(i):
-    return {"command": "offer", "call-id": call_id(i), "from-tag": "a%d" % i,
-            "sdp": perflab.sdp(A, 10000 + 2 * (i % 20000), i), "received-from": ["IP4", A],
-            "flags": ["trust-address"], "replace": ["origin", "session-connection"],
-            "supports": ["load limit"]}
+    return with_branch({"command": "offer", "call-id": call_id(i), "from-tag": "a%d" % i,
+                        "sdp": perflab.sdp(A, 10000 + 2 * (i % 20000), i), "received-from": ["IP4", A],
+                        "flags": ["trust-address"], "replace": ["origin", "session-connection"],
+                        "supports": ["load limit"]}, i)
 
 
 def answer(i):
-    return {"command": "answer", "call-id": call_id(i), "from-tag": "a%d" % i,
-            "to-tag": "b%d" % i, "sdp": perflab.sdp(B, 10000 + 2 * (i % 20000), i),
-            "received-from": ["IP4", B], "flags": ["trust-address"],
-            "replace": ["origin", "session-connection"]}
+    return with_branch({"command": "answer", "call-id": call_id(i), "from-tag": "a%d" % i,
+                        "to-tag": "b%d" % i, "sdp": perflab.sdp(B, 10000 + 2 * (i % 20000), i),
+                        "received-from": ["IP4", B], "flags": ["trust-address"],
+                        "replace": ["origin", "session-connection"]}, i)
 
 
 def delete(i):
@@ -91,8 +100,11 @@ def main():
                     help="media addresses, each with the whole --ports range (1..64)")
     ap.add_argument("--call-id-len", type=int, default=0,
                     help="pad call-ids to this many bytes (default: \"ngbench-N\", 9-13)")
+    ap.add_argument("--via-branch", action="store_true",
+                    help="send a via-branch with each offer and answer, as sbc-sip does")
     args = ap.parse_args()
     ID_LEN[0] = args.call_id_len
+    VIA_BRANCH[0] = args.via_branch
     lo, hi = (int(x) for x in args.ports.split("-"))
     lo += lo & 1
     try:

@@ -104,7 +104,8 @@ def main():
     ap.add_argument("dataplane")
     ap.add_argument("rtpload")
     ap.add_argument("--streams", type=int, default=500)
-    ap.add_argument("--rates", default="25000,50000,75000,100000,125000,150000,200000,250000")
+    ap.add_argument("--rates", default="25000,50000,75000,100000,125000,150000,175000,200000,"
+                    "225000,250000,300000")
     ap.add_argument("--secs", type=float, default=3.0)
     ap.add_argument("--paths", default="direct,sbc-dataplane,rtpengine")
     ap.add_argument("--relay-core", type=int, default=1)
