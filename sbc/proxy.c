@@ -1,6 +1,7 @@
-/* proxy: the stateful proxy core of sbc-sip (RFC 3261 §16) — validates, applies NAT fixups,
- * routes (registrar, local users, trunks, loose routing), forks, aggregates responses, and
- * relays CANCEL and ACK, on top of the transaction layer. */
+/* proxy: the stateful proxy core of sbc-sip (RFC 3261 §16) on top of the transaction layer, and
+ * its requests — validates, applies NAT fixups, routes (registrar, local users, trunks, loose
+ * routing) and relays CANCEL. The forks are proxy_fork.c's, a request's media proxy_media.c's,
+ * responses proxy_response.c's and dialogs proxy_dialog.c's. */
 #include "proxy.h"
 
 #include <errno.h>
@@ -126,89 +127,6 @@ static char *ops_ack(void *arg, const char *req, size_t req_len, const char *res
 	return out;
 }
 
-struct media_sdp *proxy_fork_sdp(struct media_sdp **s)
-{
-	if (*s == NULL)
-		*s = calloc(1, sizeof(**s));
-	return *s;
-}
-
-static void sdp_drop(struct media_sdp **s)
-{
-	if (*s == NULL)
-		return;
-	media_sdp_clear(*s);
-	free(*s);
-	*s = NULL;
-}
-
-void proxy_fork_maybe_free(struct proxy_fork *f)
-{
-	if (f->st != NULL || f->media_pending > 0)
-		return;
-	for (size_t i = 0; i < f->nbranches; i++)
-		if (f->branches[i].ct != NULL)
-			return;
-	if (f->req == NULL)
-		f->p->nslim--;
-	sipmsg_free(f->req);
-	free(f->best);
-	for (size_t i = 0; i < f->nbranches; i++)
-		free(f->branches[i].relay_sdp);
-	sdp_drop(&f->offer);
-	sdp_drop(&f->answer);
-	f->p->nforks--;
-	free(f);
-}
-
-/* True when every branch of f has its final response (or its transaction ended). */
-static bool branches_done(const struct proxy_fork *f)
-{
-	for (size_t i = 0; i < f->nbranches; i++)
-		if (!f->branches[i].done && f->branches[i].ct != NULL)
-			return false;
-	return true;
-}
-
-/* An answered INVITE fork keeps its transactions (the server one sends the callee's 2xx
- * retransmissions up, RFC 6026) for 32 s, but only the branches' relay SDP matters for those:
- * the request, the best failure and the offer/answer copies go. */
-static void fork_slim(struct proxy_fork *f)
-{
-	sipmsg_free(f->req);
-	f->req = NULL;
-	free(f->best);
-	f->best = NULL;
-	f->best_len = 0;
-	sdp_drop(&f->offer);
-	sdp_drop(&f->answer);
-	f->p->nslim++;
-}
-
-void proxy_fork_settle(struct proxy_fork *f)
-{
-	bool over = f->final_sent && f->media_pending == 0 && f->offers == NULL && branches_done(f);
-
-	if (over && f->invite && f->answered && f->req != NULL)
-		fork_slim(f);
-	/* A non-INVITE transaction's server side answers request retransmissions from its stored
-	 * final, and its client sides need nothing from the fork: keeping the request and the fork
-	 * for Timer J/K (32 s on UDP) only costs memory. */
-	if (over && !f->invite) {
-		if (f->st != NULL) {
-			txn_set_user(f->st, NULL);
-			f->st = NULL;
-		}
-		for (size_t i = 0; i < f->nbranches; i++) {
-			if (f->branches[i].ct != NULL) {
-				txn_set_user(f->branches[i].ct, NULL);
-				f->branches[i].ct = NULL;
-			}
-		}
-	}
-	proxy_fork_maybe_free(f);
-}
-
 /* RFC 3261 §16.8: an INVITE branch that rang too long without a final answer is cancelled. */
 static void ops_timer_c(void *arg, struct txn *ct)
 {
@@ -265,86 +183,6 @@ int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm)
 	return 0;
 }
 
-/* --- forwarding ----------------------------------------------------------------------------- */
-
-/* Sends the request of f (with its common edits) to each target as its own client transaction:
- * our Via with the target's branch (or a new one) on top (RFC 3261 §16.6 step 8), the target's
- * Request-URI, and the relay's SDP made for it. */
-static int fork_out(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
-{
-	size_t started = 0;
-
-	for (size_t i = 0; i < n && f->nbranches < f->maxbranches; i++) {
-		const struct addr_port *self = proxy_self_for(p, t[i].dst.addr.ip.family);
-		char branch[PROXY_BRANCH_LEN], via[256], ip[ADDR_STRLEN];
-		struct txn_msg tm;
-		size_t len;
-
-		if (t[i].branch[0] != '\0')
-			snprintf(branch, sizeof(branch), "%s", t[i].branch);
-		else if (txn_make_branch(p->tl, branch, sizeof(branch)) != 0)
-			continue;
-		addr_port_format(self, ip, sizeof(ip));
-		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s;rport",
-			 proxy_transport_token(t[i].dst.transport), ip, branch);
-		unsigned int mark = sipmsg_edit_mark(f->req);
-
-		if (sipmsg_push_via(f->req, via) != 0 ||
-		    (t[i].uri[0] != '\0' && sipmsg_set_ruri(f->req, t[i].uri) != 0) ||
-		    (t[i].sdp != NULL && sipmsg_set_sdp(f->req, t[i].sdp, t[i].sdp_len) != 0)) {
-			sipmsg_edit_rollback(f->req, mark);
-			continue;
-		}
-		char *buf = sipmsg_serialize(f->req, &len);
-
-		sipmsg_edit_rollback(f->req, mark);
-		if (buf == NULL || proxy_facts_of(f->req, &tm) != 0) {
-			free(buf);
-			continue;
-		}
-		snprintf(tm.branch, sizeof(tm.branch), "%s", branch);
-		snprintf(tm.sent_by_host, sizeof(tm.sent_by_host), "%s", ip);
-		struct proxy_branch *b = &f->branches[f->nbranches];
-
-		memset(b, 0, sizeof(*b));
-		b->fork = f;
-		snprintf(b->branch, sizeof(b->branch), "%s", branch);
-		b->media = t[i].media;
-		b->ct = txn_client_new(p->tl, &tm, buf, len, &t[i].dst);
-		free(buf);
-		if (b->ct == NULL) {
-			LOG_INFO("forwarding to branch %zu failed: %s", i, strerror(errno));
-			continue;
-		}
-		txn_set_user(b->ct, b);
-		f->nbranches++;
-		started++;
-		p->st.forwarded++;
-	}
-	return started > 0 ? 0 : -EHOSTUNREACH;
-}
-
-/* A fork of req with room for n branches (its targets). */
-static struct proxy_fork *fork_new(struct proxy *p, struct txn *st, struct sip_msg *req, size_t n)
-{
-	if (n == 0)
-		n = 1;
-	if (n > PROXY_MAX_BRANCHES)
-		n = PROXY_MAX_BRANCHES;
-	struct proxy_fork *f = calloc(1, sizeof(*f) + n * sizeof(f->branches[0]));
-
-	if (f == NULL)
-		return NULL;
-	f->maxbranches = n;
-	p->nforks++;
-	f->p = p;
-	f->st = st;
-	f->req = req;
-	f->invite = sipmsg_method_is(req, "INVITE");
-	txn_set_user(st, f);
-	return f;
-}
-
 /* Takes ownership of the current message for a fork (proxy_recv then does not free it). */
 struct sip_msg *proxy_take_current(struct proxy *p)
 {
@@ -352,306 +190,6 @@ struct sip_msg *proxy_take_current(struct proxy *p)
 
 	p->cur = NULL;
 	return m;
-}
-
-/* True for an INVITE that opens a dialog (no To tag) with an SDP offer. */
-static bool initial_offer(const struct sip_msg *m)
-{
-	return sipmsg_method_is(m, "INVITE") && sipmsg_to_tag(m) == NULL &&
-	       sipmsg_sdp(m, &(const char *){0}, &(size_t){0});
-}
-
-/* Starts the branches of fork f; nowhere reachable means 503 upstream (RFC 3261 §16.9). */
-static void fork_start(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
-{
-	if (fork_out(p, f, t, n) == 0)
-		return;
-	if (f->st != NULL)
-		proxy_reply(p, f->st, f->req, NULL, 503, NULL);
-	f->final_sent = true;
-	if (f->invite && p->cfg.media != NULL && initial_offer(f->req))
-		media_delete(p->cfg.media, f->req);
-	proxy_fork_settle(f);
-}
-
-/* Forwards m (owned: kept by the fork or freed here) to the targets. */
-static void forward(struct proxy *p, struct txn *st, struct sip_msg *m, const struct target *t,
-		    size_t n)
-{
-	struct proxy_fork *f;
-
-	if (st == NULL) {
-		/* An ACK for a 2xx: forwarded statelessly (RFC 3261 §16.7 / §16.11). */
-		char branch[64], via[256], ip[ADDR_STRLEN];
-		size_t len;
-
-		txn_make_branch(p->tl, branch, sizeof(branch));
-		addr_port_format(proxy_self_for(p, t[0].dst.addr.ip.family), ip, sizeof(ip));
-		snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s",
-			 proxy_transport_token(t[0].dst.transport), ip, branch);
-		if (sipmsg_push_via(m, via) == 0 &&
-		    (t[0].uri[0] == '\0' || sipmsg_set_ruri(m, t[0].uri) == 0)) {
-			char *buf = sipmsg_serialize(m, &len);
-
-			if (buf != NULL)
-				proxy_send_to(p, &t[0].dst, buf, len);
-			free(buf);
-			p->st.forwarded++;
-		}
-		sipmsg_free(m);
-		return;
-	}
-	f = fork_new(p, st, m, n);
-	if (f == NULL) {
-		proxy_reply(p, st, m, NULL, 500, NULL);
-		sipmsg_free(m);
-		return;
-	}
-	fork_start(p, f, t, n);
-}
-
-/* An ACK with SDP waiting for the dataplane before it is forwarded (it cannot be refused: it goes
- * on with whatever SDP it has). */
-struct proxy_pending_ack {
-	struct proxy *p;
-	struct sip_msg *m;
-	struct target t;
-};
-
-static void on_ack_media(void *arg, int status, const char *relay_sdp, size_t len)
-{
-	struct proxy_pending_ack *q = arg;
-
-	(void)status;
-	(void)relay_sdp;
-	(void)len;
-	forward(q->p, NULL, q->m, &q->t, 1);
-	free(q);
-}
-
-/* One engagement of a request's SDP: per branch for a forked initial INVITE. */
-struct proxy_offer_leg {
-	struct proxy_fork *f;
-	struct media_req *req; /* NULL once answered */
-	int status;	       /* -1 while waiting, then media_cb's status */
-	char *sdp;	       /* the relay's SDP, malloc'd */
-	size_t len;
-};
-
-/* A request's SDP at the dataplane: where it goes once the dataplane answered. */
-struct proxy_offers {
-	size_t n;    /* targets */
-	size_t nreq; /* engagements: one per target for an initial INVITE, else one for all */
-	size_t waiting;
-	struct target t[PROXY_MAX_BRANCHES];
-	struct proxy_offer_leg leg[PROXY_MAX_BRANCHES];
-};
-
-static void offers_free(struct proxy_offers *o)
-{
-	for (size_t i = 0; i < o->nreq; i++)
-		free(o->leg[i].sdp);
-	free(o);
-}
-
-/* Takes f off the proxy's list of forks with offers. */
-static void offering_unlink(struct proxy *p, struct proxy_fork *f)
-{
-	if (f->oprev != NULL)
-		f->oprev->onext = f->onext;
-	else
-		p->offering = f->onext;
-	if (f->onext != NULL)
-		f->onext->oprev = f->oprev;
-	f->onext = f->oprev = NULL;
-}
-
-/* At shutdown: the engagements still waiting are forgotten (their callbacks never come). */
-static void offering_drop_all(struct proxy *p)
-{
-	while (p->offering != NULL) {
-		struct proxy_fork *f = p->offering;
-		struct proxy_offers *o = f->offers;
-
-		offering_unlink(p, f);
-		for (size_t i = 0; i < o->nreq; i++) {
-			if (o->leg[i].req != NULL) {
-				media_cancel(p->cfg.media, o->leg[i].req);
-				f->media_pending--;
-			}
-		}
-		f->offers = NULL;
-		offers_free(o);
-		proxy_fork_maybe_free(f);
-	}
-}
-
-/* Every engagement of f's request is answered: forward to the targets whose SDP the dataplane
- * took, or answer upstream when none (or when the INVITE was cancelled meanwhile). */
-static void offers_done(struct proxy *p, struct proxy_fork *f)
-{
-	struct proxy_offers *o = f->offers;
-	bool initial = initial_offer(f->req);
-
-	f->offers = NULL;
-	offering_unlink(p, f);
-	if (f->final_sent) {
-		/* A CANCEL came while the dataplane had the offer (RFC 3261 §9.2: 487 went up
-		 * already): nothing is forwarded, and what the dataplane made is released. */
-		if (initial)
-			media_delete(p->cfg.media, f->req);
-		else if (sipmsg_to_tag(f->req) != NULL && f->offer != NULL && f->offer->sdp != NULL)
-			proxy_restore_media(p, f);
-		offers_free(o);
-		proxy_fork_settle(f);
-		return;
-	}
-	struct target t[PROXY_MAX_BRANCHES];
-	size_t n = 0;
-	int failure = 0;
-
-	for (size_t i = 0; i < o->n; i++) {
-		const struct proxy_offer_leg *l = &o->leg[o->nreq == o->n ? i : 0];
-
-		if (l->status != 0) {
-			/* Refused for this branch: it is not tried (488 wins over 500). */
-			if (failure != 488)
-				failure = l->status;
-			continue;
-		}
-		t[n] = o->t[i];
-		t[n].sdp = l->sdp;
-		t[n].sdp_len = l->len;
-		t[n].media = initial;
-		n++;
-	}
-	if (n == 0) {
-		if (f->st != NULL)
-			proxy_reply(p, f->st, f->req, NULL, failure != 0 ? failure : 500, NULL);
-		f->final_sent = true;
-		/* A refused re-offer leaves the established call's media alone. */
-		if (sipmsg_to_tag(f->req) == NULL)
-			media_delete(p->cfg.media, f->req);
-		offers_free(o);
-		proxy_fork_settle(f);
-		return;
-	}
-	fork_start(p, f, t, n); /* the targets point into o until it returns */
-	offers_free(o);
-}
-
-static void on_offer_leg(void *arg, int status, const char *relay_sdp, size_t len)
-{
-	struct proxy_offer_leg *l = arg;
-	struct proxy_fork *f = l->f;
-
-	l->req = NULL;
-	l->status = status;
-	if (status == 0) {
-		l->sdp = malloc(len);
-		if (l->sdp == NULL)
-			l->status = 500;
-		else
-			memcpy(l->sdp, relay_sdp, len);
-		l->len = len;
-	}
-	f->media_pending--;
-	if (--f->offers->waiting == 0)
-		offers_done(f->p, f);
-}
-
-/* Forwards the current message, first through the dataplane when it carries SDP that opens or
- * changes a session (RFC 3264 offer/answer in INVITE, re-INVITE, UPDATE, PRACK, ACK). An initial
- * INVITE that forks gets one offer per branch, each with the branch's via-branch, and each
- * branch its own relay SDP. */
-static void route_out(struct proxy *p, struct txn *st, const struct txn_peer *src, bool natted,
-		      const struct target *t, size_t n)
-{
-	struct sip_msg *m = proxy_take_current(p);
-	const char *sdp;
-	size_t sdp_len;
-
-	proxy_note_sdp(p, m); /* an in-dialog offer: hold or resume */
-
-	if (p->cfg.media == NULL || !sipmsg_sdp(m, &sdp, &sdp_len) ||
-	    !(sipmsg_method_is(m, "INVITE") || sipmsg_method_is(m, "UPDATE") ||
-	      sipmsg_method_is(m, "PRACK") || sipmsg_method_is(m, "ACK"))) {
-		forward(p, st, m, t, n);
-		return;
-	}
-	const char *dialog_branch = sipmsg_to_tag(m) != NULL ? proxy_dialog_branch(p, m) : NULL;
-
-	if (st == NULL) {
-		/* An ACK with SDP answers the offer of a 2xx (late offer). */
-		struct proxy_pending_ack *q = calloc(1, sizeof(*q));
-		struct media_opts mo = {.via_branch = dialog_branch};
-
-		if (q == NULL) {
-			forward(p, st, m, t, 1);
-			return;
-		}
-		*q = (struct proxy_pending_ack){.p = p, .m = m, .t = t[0]};
-		if (media_engage(p->cfg.media, MEDIA_ANSWER, m, &mo, &src->addr, natted,
-				 on_ack_media, q, NULL) != 0)
-			on_ack_media(q, 500, NULL, 0);
-		return;
-	}
-	struct proxy_fork *f = fork_new(p, st, m, n);
-	struct proxy_offers *o = f != NULL ? calloc(1, sizeof(*o)) : NULL;
-
-	if (o == NULL) {
-		if (f != NULL) {
-			txn_set_user(st, NULL);
-			p->nforks--;
-		}
-		free(f);
-		proxy_reply(p, st, m, NULL, 500, NULL);
-		sipmsg_free(m);
-		return;
-	}
-	bool initial = initial_offer(m);
-	/* A PRACK with SDP answers the offer of a reliable 18x. */
-	enum media_op op = sipmsg_method_is(m, "PRACK") ? MEDIA_ANSWER : MEDIA_OFFER;
-
-	o->n = n;
-	o->nreq = initial ? n : 1;
-	o->waiting = o->nreq;
-	for (size_t i = 0; i < n; i++) {
-		o->t[i] = t[i];
-		if (initial)
-			txn_make_branch(p->tl, o->t[i].branch, sizeof(o->t[i].branch));
-	}
-	for (size_t i = 0; i < o->nreq; i++)
-		o->leg[i] = (struct proxy_offer_leg){.f = f, .status = -1};
-	f->offers = o;
-	f->onext = p->offering;
-	if (p->offering != NULL)
-		p->offering->oprev = f;
-	p->offering = f;
-	f->media_pending += (unsigned int)o->nreq;
-	if (op == MEDIA_OFFER) {
-		struct media_sdp *offer = proxy_fork_sdp(&f->offer);
-
-		if (offer != NULL)
-			media_sdp_capture(offer, m, sipmsg_from_tag(m), &src->addr, natted);
-		if (offer != NULL && dialog_branch != NULL)
-			snprintf(offer->branch, sizeof(offer->branch), "%s", dialog_branch);
-	}
-	size_t nreq = o->nreq;
-
-	for (size_t i = 0; i < nreq; i++) {
-		struct proxy_offer_leg *l = &o->leg[i];
-		struct media_opts mo = {
-			.via_branch = initial ? o->t[i].branch : dialog_branch,
-			.keep_sdp = true,
-		};
-
-		if (media_engage(p->cfg.media, op, m, &mo, &src->addr, natted, on_offer_leg, l,
-				 &l->req) != 0) {
-			l->req = NULL;
-			on_offer_leg(l, 500, NULL, 0); /* may finish (and free) o and f */
-		}
-	}
 }
 
 /* Where a URI's host:port points, as a next hop. */
@@ -664,26 +202,6 @@ static bool hop_of(const struct sip_host *h, enum sip_transport t, struct txn_pe
 	out->addr.port = h->port != 0 ? h->port : 5060;
 	out->transport = t;
 	return true;
-}
-
-/* Sends a CANCEL for branch b, built from the request as forwarded (RFC 3261 §9.1). */
-void proxy_cancel_branch(struct proxy *p, struct proxy_branch *b)
-{
-	size_t rlen, clen;
-	const char *rq = b->ct != NULL ? txn_request(b->ct, &rlen) : NULL;
-	struct sip_error err;
-	struct sip_msg *fw = rq != NULL ? sipmsg_parse(rq, rlen, SIP_TRANSPORT_UDP, &err) : NULL;
-	char *cancel = fw != NULL ? sipmsg_cancel_for(fw, &clen) : NULL;
-	struct txn_msg cm;
-
-	if (cancel != NULL && proxy_facts_of(fw, &cm) == 0) {
-		snprintf(cm.method, sizeof(cm.method), "CANCEL");
-		/* Its 200 needs no handling: the new transaction has no user data. */
-		txn_client_new(p->tl, &cm, cancel, clen, txn_peer(b->ct));
-		b->cancelled = true;
-	}
-	free(cancel);
-	sipmsg_free(fw);
 }
 
 /* --- request handling ----------------------------------------------------------------------- */
@@ -731,17 +249,6 @@ static void handle_cancel(struct proxy *p, struct txn *st, const struct sip_msg 
 		b->cancel_wanted = true;
 		if (b->status >= 100)
 			proxy_cancel_branch(p, b);
-	}
-}
-
-void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep)
-{
-	for (size_t i = 0; i < f->nbranches; i++) {
-		struct proxy_branch *b = &f->branches[i];
-
-		if (b == keep || b->done || b->cancelled || b->ct == NULL || b->status < 100)
-			continue;
-		proxy_cancel_branch(p, b);
 	}
 }
 
@@ -906,7 +413,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 		/* The call ends: its relay ports go back (the dataplane's delete). */
 		if (p->cfg.media != NULL && sipmsg_method_is(m, "BYE"))
 			media_delete(p->cfg.media, m);
-		route_out(p, st, src, fx.natted != 0, t, 1);
+		proxy_route_out(p, st, src, fx.natted != 0, t, 1);
 		return;
 	}
 	if (st == NULL) /* a stray ACK outside any dialog: nothing to do */
@@ -950,7 +457,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			t[i].dst.transport = rt[i].transport;
 			t[i].dst.conn_id = rt[i].conn_id;
 		}
-		route_out(p, st, src, fx.natted != 0, t, n);
+		proxy_route_out(p, st, src, fx.natted != 0, t, n);
 		return;
 	}
 	const struct policy_trunk *to = policy_route(pol, user, strlen(user));
@@ -973,7 +480,7 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 	}
 	t[0].dst.addr = to->addr;
 	t[0].dst.transport = to->transport;
-	route_out(p, st, src, fx.natted != 0, t, 1);
+	proxy_route_out(p, st, src, fx.natted != 0, t, 1);
 }
 
 static void ops_request(void *arg, struct txn *st, const struct txn_msg *tm, const char *buf,
@@ -1101,7 +608,7 @@ void proxy_free(struct proxy *p)
 	/* Every transaction ends with its terminated upcall first, so the forks are freed; those
 	 * still waiting for the dataplane go with their engagements. */
 	txn_layer_shutdown(p->tl);
-	offering_drop_all(p);
+	proxy_offering_drop_all(p);
 	txn_layer_free(p->tl);
 	dialog_table_free(p->dialogs);
 	free(p);

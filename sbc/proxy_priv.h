@@ -1,5 +1,6 @@
 /* proxy_priv: the proxy core's shared layout and internal functions, for proxy.c (requests),
- * proxy_response.c (responses) and proxy_dialog.c (dialog state, media timeouts). */
+ * proxy_fork.c (the forks' life cycle), proxy_media.c (a request's media), proxy_response.c
+ * (responses) and proxy_dialog.c (dialog state, media timeouts). */
 #ifndef SBC_PROXY_PRIV_H
 #define SBC_PROXY_PRIV_H
 
@@ -103,18 +104,38 @@ int proxy_send_to(struct proxy *p, const struct txn_peer *dst, const char *buf, 
 void proxy_make_tag(struct proxy *p, char *out, size_t len);
 void proxy_reply(struct proxy *p, struct txn *st, const struct sip_msg *m,
 		 const struct txn_peer *src, int code, const char *extra);
-void proxy_fork_maybe_free(struct proxy_fork *f);
-/* *s, allocated (empty) when NULL; NULL when out of memory. */
-struct media_sdp *proxy_fork_sdp(struct media_sdp **s);
-/* Frees f when nothing refers to it any more. Once its final response went upstream and its
- * branches are all done, a non-INVITE fork is first detached from its transactions (they absorb
- * retransmissions alone; late responses find no fork), and an answered INVITE fork is slimmed to
- * what its 2xx retransmissions need. f may be gone on return. */
-void proxy_fork_settle(struct proxy_fork *f);
 int proxy_facts_of(const struct sip_msg *m, struct txn_msg *tm);
 struct sip_msg *proxy_take_current(struct proxy *p);
+/* proxy_fork.c: frees f when no transaction and no engagement refers to it any more. */
+void proxy_fork_maybe_free(struct proxy_fork *f);
+/* proxy_fork.c: *s, allocated (empty) when NULL; NULL when out of memory. */
+struct media_sdp *proxy_fork_sdp(struct media_sdp **s);
+/* proxy_fork.c: frees f when nothing refers to it any more. Once its final response went
+ * upstream and its branches are all done, a non-INVITE fork is first detached from its
+ * transactions (they absorb retransmissions alone; late responses find no fork), and an answered
+ * INVITE fork is slimmed to what its 2xx retransmissions need. f may be gone on return. */
+void proxy_fork_settle(struct proxy_fork *f);
+/* proxy_fork.c: a fork of req (owned by it from now on) on server transaction st, with room for
+ * n branches; NULL when out of memory (req stays the caller's). */
+struct proxy_fork *proxy_fork_new(struct proxy *p, struct txn *st, struct sip_msg *req, size_t n);
+/* proxy_fork.c: sends f's request to the n targets t; none reachable: 503 upstream and f
+ * settles (it may be gone on return). */
+void proxy_fork_start(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n);
+/* proxy_fork.c: forwards m (owned: kept by a fork or freed) to the targets; statelessly when st
+ * is NULL (an ACK for a 2xx, to t[0] only). */
+void proxy_forward(struct proxy *p, struct txn *st, struct sip_msg *m, const struct target *t,
+		   size_t n);
+/* proxy_fork.c: CANCEL branch b; CANCEL every branch of f that rings, but keep. */
 void proxy_cancel_branch(struct proxy *p, struct proxy_branch *b);
 void proxy_cancel_others(struct proxy *p, struct proxy_fork *f, const struct proxy_branch *keep);
+/* proxy_media.c: true for an INVITE that opens a dialog (no To tag) with an SDP offer. */
+bool proxy_initial_offer(const struct sip_msg *m);
+/* proxy_media.c: forwards the current message (taken from p) to the n targets t, first through
+ * the dataplane when it carries SDP that opens or changes a session. */
+void proxy_route_out(struct proxy *p, struct txn *st, const struct txn_peer *src, bool natted,
+		     const struct target *t, size_t n);
+/* proxy_media.c: at shutdown, forgets the engagements still waiting and frees their forks. */
+void proxy_offering_drop_all(struct proxy *p);
 /* proxy_dialog.c: record the dialog a 2xx confirmed; note an in-dialog request's CSeq. */
 void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
 		       struct sip_msg *m);
