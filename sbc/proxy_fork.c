@@ -171,6 +171,14 @@ struct proxy_fork *proxy_fork_new(struct proxy *p, struct txn *st, struct sip_ms
 	return f;
 }
 
+/* Undoes proxy_fork_new of a fork that has done nothing yet. */
+void proxy_fork_undo(struct proxy_fork *f)
+{
+	txn_set_user(f->st, NULL);
+	f->p->nforks--;
+	free(f);
+}
+
 /* Starts the branches of fork f; nowhere reachable means 503 upstream (RFC 3261 §16.9). */
 void proxy_fork_start(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n)
 {

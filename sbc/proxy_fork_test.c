@@ -160,16 +160,7 @@ static void test_2xx_again_after_slim(void **state)
 	assert_int_equal(c->nseen, before);
 	/* The caller's CANCEL crossed the 2xx: 200 to it, and the established call's media is
 	 * left alone (no delete, RFC 3261 §9.2). */
-	char cancel[1024];
-
-	snprintf(cancel, sizeof(cancel),
-		 "CANCEL sip:bob@example.com SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKslim1;rport\r\n"
-		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
-		 "To: <sip:bob@example.com>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\n"
-		 "Content-Length: 0\r\n\r\n",
-		 c->caller_port, cid);
-	send_sip(c, c->caller, cancel);
+	invite_follow(c, "CANCEL", cid, "z9hG4bKslim1");
 	pump(c, true, 20);
 	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
 	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0 && strstr(buf, "CSeq: 1 CANCEL") != NULL);

@@ -205,11 +205,8 @@ void proxy_route_out(struct proxy *p, struct txn *st, const struct txn_peer *src
 	struct proxy_offers *o = f != NULL ? calloc(1, sizeof(*o)) : NULL;
 
 	if (o == NULL) {
-		if (f != NULL) {
-			txn_set_user(st, NULL);
-			p->nforks--;
-		}
-		free(f);
+		if (f != NULL)
+			proxy_fork_undo(f);
 		proxy_reply(p, st, m, NULL, 500, NULL);
 		sipmsg_free(m);
 		return;

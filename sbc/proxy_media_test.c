@@ -155,20 +155,13 @@ static void test_one_branch_refused(void **state)
 static void test_cancel_while_offer_pending(void **state)
 {
 	struct ctx *c = *state;
-	char buf[4096], cancel[1024];
+	char buf[4096];
 	const char *cid = "cancel-pending-1";
 
 	invite(c, cid, "z9hG4bKcaller3");
 	pump(c, false, 10); /* the offers stay unanswered */
 	assert_int_equal(count_cmd(c, "offer", cid), 2);
-	snprintf(cancel, sizeof(cancel),
-		 "CANCEL sip:bob@example.com SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKcaller3;rport\r\n"
-		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
-		 "To: <sip:bob@example.com>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\n"
-		 "Content-Length: 0\r\n\r\n",
-		 c->caller_port, cid);
-	send_sip(c, c->caller, cancel);
+	invite_follow(c, "CANCEL", cid, "z9hG4bKcaller3");
 	pump(c, false, 10);
 	/* RFC 3261 §9.2: 200 to the CANCEL, 487 to the INVITE. */
 	bool ok200 = false, got487 = false;
@@ -194,16 +187,7 @@ static void test_cancel_while_offer_pending(void **state)
 	assert_false(recv_sip(c->uas[0], buf, sizeof(buf)));
 	assert_false(recv_sip(c->uas[1], buf, sizeof(buf)));
 	/* The caller's ACK for the 487 ends the INVITE transaction. */
-	char ack[1024];
-
-	snprintf(ack, sizeof(ack),
-		 "ACK sip:bob@example.com SIP/2.0\r\n"
-		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKcaller3;rport\r\n"
-		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
-		 "To: <sip:bob@example.com>\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\n"
-		 "Content-Length: 0\r\n\r\n",
-		 c->caller_port, cid);
-	send_sip(c, c->caller, ack);
+	invite_follow(c, "ACK", cid, "z9hG4bKcaller3");
 	pump(c, false, 10);
 	assert_false(recv_sip(c->uas[0], buf, sizeof(buf)));
 	assert_false(recv_sip(c->uas[1], buf, sizeof(buf)));

@@ -118,6 +118,9 @@ void proxy_fork_settle(struct proxy_fork *f);
 /* proxy_fork.c: a fork of req (owned by it from now on) on server transaction st, with room for
  * n branches; NULL when out of memory (req stays the caller's). */
 struct proxy_fork *proxy_fork_new(struct proxy *p, struct txn *st, struct sip_msg *req, size_t n);
+/* proxy_fork.c: undoes proxy_fork_new of a fork that has done nothing yet (its server
+ * transaction forgets it; its request stays the caller's). */
+void proxy_fork_undo(struct proxy_fork *f);
 /* proxy_fork.c: sends f's request to the n targets t; none reachable: 503 upstream and f
  * settles (it may be gone on return). */
 void proxy_fork_start(struct proxy *p, struct proxy_fork *f, const struct target *t, size_t n);

@@ -426,6 +426,20 @@ void invite(struct ctx *c, const char *call_id, const char *branch)
 	send_sip(c, c->caller, msg);
 }
 
+void invite_follow(struct ctx *c, const char *method, const char *call_id, const char *branch)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg),
+		 "%s sip:bob@example.com SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=%s;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
+		 "To: <sip:bob@example.com>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 method, c->caller_port, branch, call_id, method);
+	send_sip(c, c->caller, msg);
+}
+
 void in_dialog(struct ctx *c, const char *method, const char *cid, const char *branch,
 	       unsigned int cseq, bool with_sdp)
 {

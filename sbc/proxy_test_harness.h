@@ -81,6 +81,10 @@ void respond(struct ctx *c, int fd, uint16_t port, const char *req, int code, co
 /* The caller's INVITE of call call_id (From tag ft1) with an SDP offer, to bob@example.com. */
 void invite(struct ctx *c, const char *call_id, const char *branch);
 
+/* The caller's CANCEL, or ACK of a non-2xx final, for its INVITE of call call_id (sent with
+ * branch): the INVITE's Via branch, CSeq 1 method. */
+void invite_follow(struct ctx *c, const char *method, const char *call_id, const char *branch);
+
 /* An in-dialog request `method` of call cid straight to UAS 0 (To tag tt0), maybe with SDP. */
 void in_dialog(struct ctx *c, const char *method, const char *cid, const char *branch,
 	       unsigned int cseq, bool with_sdp);
