@@ -32,9 +32,11 @@ struct dialog {
 	char caller[128], callee[128]; /* From and To AORs */
 	struct dialog_party party[2];  /* 0: caller, 1: callee */
 	bool media;		       /* engaged on a dataplane */
-	bool on_hold;		       /* the last offer/answer put every stream on hold */
-	uint64_t sdp_ms;	       /* when the last offer/answer went through */
-	uint64_t hold_deadline_ms;     /* a held call reported without media ends then (0: none) */
+	bool stray;   /* confirmed by a second branch's 2xx after the call was answered: its SDP was
+		     * never relayed, and ending it must not release the call's media */
+	bool on_hold; /* the last offer/answer put every stream on hold */
+	uint64_t sdp_ms;	   /* when the last offer/answer went through */
+	uint64_t hold_deadline_ms; /* a held call reported without media ends then (0: none) */
 	struct media_sdp last_offer, last_answer; /* the last accepted offer/answer exchange */
 	uint64_t created_ms;
 	struct dialog *next; /* hash chain: the table's */

@@ -411,7 +411,8 @@ static void handle_request(struct proxy *p, struct txn *st, struct sip_msg *m,
 			t[0].dst.conn_id = transport_conn_find(p->cfg.transport, &t[0].dst.addr);
 		proxy_note_cseq(p, m);
 		/* The call ends: its relay ports go back (the dataplane's delete). */
-		if (p->cfg.media != NULL && sipmsg_method_is(m, "BYE"))
+		if (p->cfg.media != NULL && sipmsg_method_is(m, "BYE") &&
+		    proxy_bye_ends_media(p, m))
 			media_delete(p->cfg.media, m);
 		proxy_route_out(p, st, src, fx.natted != 0, t, 1);
 		return;

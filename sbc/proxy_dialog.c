@@ -65,6 +65,21 @@ void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branc
 	}
 	copy_header(m, "To", z->nameaddr, sizeof(z->nameaddr));
 	d->media = p->cfg.media != NULL && sipmsg_sdp(f->req, &(const char *){0}, &(size_t){0});
+	/* Another branch answered first (RFC 3261 §16.7 step 5: every 2xx goes up): this dialog
+	 * has no media of its own on the relay; the caller will end it. */
+	d->stray = f->final_sent;
+	if (d->stray)
+		d->media = false;
+}
+
+bool proxy_bye_ends_media(struct proxy *p, const struct sip_msg *m)
+{
+	size_t clen;
+	const char *cid = sipmsg_call_id(m, &clen);
+	const struct dialog *d =
+		dialog_find(p->dialogs, cid, clen, sipmsg_from_tag(m), sipmsg_to_tag(m));
+
+	return d == NULL || !d->stray;
 }
 
 /* An in-dialog request: remember the highest CSeq each party used (RFC 3261 §12.2.1.1). */

@@ -244,7 +244,9 @@ void proxy_route_out(struct proxy *p, struct txn *st, const struct txn_peer *src
 	for (size_t i = 0; i < nreq; i++) {
 		struct proxy_offer_leg *l = &o->leg[i];
 		struct media_opts mo = {
-			.via_branch = initial ? o->t[i].branch : dialog_branch,
+			/* A call that does not fork is one record: no via-branch for the dataplane to
+			 * keep (docs/PERFORMANCE.md, memory per session). */
+			.via_branch = initial ? (n > 1 ? o->t[i].branch : NULL) : dialog_branch,
 			.keep_sdp = true,
 		};
 

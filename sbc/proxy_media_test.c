@@ -113,6 +113,57 @@ static void test_fork_per_branch(void **state)
 	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
 }
 
+/* Both branches answer 200 (RFC 3261 §16.7 step 5: both go up). The second dialog's SDP was
+ * never relayed: the caller's BYE for it must not release the answered call's media. */
+static void bye_to(struct ctx *c, int k, const char *cid, const char *branch, const char *tag)
+{
+	char bye[1024];
+
+	snprintf(bye, sizeof(bye),
+		 "BYE sip:bob@127.0.0.1:%u SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=%s;rport\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:carrier@example.com>;tag=ft1\r\n"
+		 "To: <sip:bob@example.com>;tag=%s\r\nCall-ID: %s\r\nCSeq: 2 BYE\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 c->uas_port[k], c->caller_port, branch, tag, cid);
+	send_sip(c, c->caller, bye);
+}
+
+static void test_second_2xx_stray(void **state)
+{
+	struct ctx *c = *state;
+	char inv[2][4096], buf[4096];
+	const char *cid = "fork-two-2xx";
+
+	invite(c, cid, "z9hG4bKcaller9");
+	pump(c, true, 20);
+	for (int i = 0; i < 2; i++)
+		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	respond(c, c->uas[0], c->uas_port[0], inv[0], 200, "OK", "tt0", true);
+	pump(c, true, 20);
+	assert_int_equal(count_cmd(c, "delete", cid), 1); /* branch 1's record */
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	/* Branch 1 answers before its CANCEL arrived: its 200 goes up too. */
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 200, "OK", "tt1", true);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0 && strstr(buf, "tag=tt1") != NULL);
+	/* The caller ends the second dialog: forwarded, and the call's media stays. */
+	bye_to(c, 1, cid, "z9hG4bKbye9a", "tt1");
+	pump(c, true, 20);
+	assert_int_equal(count_cmd(c, "delete", cid), 1);
+	while (recv_sip(c->uas[1], buf, sizeof(buf)))
+		if (strncmp(buf, "BYE ", 4) == 0)
+			break;
+	assert_true(strncmp(buf, "BYE ", 4) == 0);
+	/* Ending the answered call releases it. */
+	bye_to(c, 0, cid, "z9hG4bKbye9b", "tt0");
+	pump(c, true, 20);
+	assert_int_equal(count_cmd(c, "delete", cid), 2);
+	assert_string_equal(c->seen[c->nseen - 1].via_branch, "");
+}
+
 static void test_one_branch_refused(void **state)
 {
 	struct ctx *c = *state;
@@ -208,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fork_per_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_branch_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_2xx_stray, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_offer_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_while_offer_pending, setup, teardown),
 	};

@@ -143,6 +143,9 @@ void proxy_offering_drop_all(struct proxy *p);
 void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b,
 		       struct sip_msg *m);
 void proxy_note_cseq(struct proxy *p, const struct sip_msg *m);
+/* proxy_dialog.c: false for a BYE of a dialog that a second branch's 2xx confirmed after the call
+ * was answered (its media is the answered call's, which this BYE does not end). */
+bool proxy_bye_ends_media(struct proxy *p, const struct sip_msg *m);
 /* proxy_dialog.c: the offer/answer of fork f completed with a 2xx: remember it in its dialog. */
 void proxy_note_media(struct proxy *p, struct proxy_fork *f, const struct sip_msg *resp);
 /* proxy_dialog.c: re-INVITE/UPDATE f was refused: put the last accepted media back. */
