@@ -21,53 +21,6 @@ static void add_call_on(unsigned addr, uint16_t pa, uint16_t pb, uint16_t bport)
 	pump();
 }
 
-/* Who has `target`? from 192.0.2.77 (MAC_X), padded to 60 bytes. */
-static size_t arp_request(uint8_t *f, const char *target)
-{
-	uint32_t x = ip4("192.0.2.77"), t = ip4(target);
-
-	memset(f, 0xff, 6);
-	memcpy(f + 6, MAC_X, 6);
-	put16(f + 12, 0x0806);
-	put16(f + 14, 1);
-	put16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 1);
-	memcpy(f + 22, MAC_X, 6);
-	memcpy(f + 28, &x, 4);
-	memset(f + 32, 0, 6);
-	memcpy(f + 38, &t, 4);
-	memset(f + 42, 0, 18);
-	return 60;
-}
-
-static size_t icmp_echo(uint8_t *f, const char *dst)
-{
-	uint8_t *ip = f + 14, *ic = f + 34;
-	uint32_t s = ip4("192.0.2.77"), d = ip4(dst);
-
-	memcpy(f, MAC_US, 6);
-	memcpy(f + 6, MAC_X, 6);
-	put16(f + 12, 0x0800);
-	memset(ip, 0, 20);
-	ip[0] = 0x45;
-	put16(ip + 2, 20 + 8 + 4);
-	ip[8] = 64;
-	ip[9] = 1;
-	memcpy(ip + 12, &s, 4);
-	memcpy(ip + 16, &d, 4);
-	put16(ip + 10, ref_csum(ip, 20, 0));
-	ic[0] = 8;
-	ic[1] = 0;
-	put16(ic + 2, 0);
-	put16(ic + 4, 0x4242);
-	put16(ic + 6, 1);
-	memcpy(ic + 8, "ping", 4);
-	put16(ic + 2, ref_csum(ic, 12, 0));
-	return 46;
-}
-
 static void test_arp_icmp_both(void **state)
 {
 	static const char *const ours[] = {"192.0.2.1", "192.0.2.2"};
@@ -88,7 +41,7 @@ static void test_arp_icmp_both(void **state)
 		assert_int_equal(get16(out + 20), 2);
 		assert_memory_equal(out + 22, MAC_US, 6);
 		assert_memory_equal(out + 28, &us, 4); /* the address asked for */
-		inject(f, icmp_echo(f, ours[i]));
+		inject(f, icmp_echo(f, ours[i], 1, "ping", 4));
 		pump();
 		len = take(out);
 		assert_int_equal(len, 46);
@@ -99,7 +52,7 @@ static void test_arp_icmp_both(void **state)
 	}
 	/* Neither for an address of the subnet that is not ours. */
 	inject(f, arp_request(f, "192.0.2.3"));
-	inject(f, icmp_echo(f, "192.0.2.3"));
+	inject(f, icmp_echo(f, "192.0.2.3", 1, "ping", 4));
 	pump();
 	assert_int_equal(pending(), 0);
 	exception_stats_read(T.ex, &after);

@@ -409,28 +409,15 @@ static void test_reoffer(void **state)
 static void test_arp_icmp(void **state)
 {
 	uint8_t f[128], out[2048];
-	uint32_t x = ip4("192.0.2.77"), us = ip4("192.0.2.1"), other = ip4("192.0.2.9");
+	uint32_t x = ip4("192.0.2.77"), us = ip4("192.0.2.1");
 	size_t len;
 	struct exception_stats es;
 	uint8_t mac[6];
 
 	(void)state;
 	flush_all();
-	/* Who has 192.0.2.1? Tell 192.0.2.77. */
-	memset(f, 0xff, 6);
-	memcpy(f + 6, MAC_X, 6);
-	put16(f + 12, 0x0806);
-	put16(f + 14, 1);
-	put16(f + 16, 0x0800);
-	f[18] = 6;
-	f[19] = 4;
-	put16(f + 20, 1);
-	memcpy(f + 22, MAC_X, 6);
-	memcpy(f + 28, &x, 4);
-	memset(f + 32, 0, 6);
-	memcpy(f + 38, &us, 4);
-	memset(f + 42, 0, 18); /* padded to the Ethernet minimum */
-	inject(f, 60);
+	/* Who has 192.0.2.1? Tell 192.0.2.77 (padded to the Ethernet minimum). */
+	inject(f, arp_request(f, "192.0.2.1"));
 	pump();
 	len = take(out);
 	assert_true(len >= 42);
@@ -444,36 +431,12 @@ static void test_arp_icmp(void **state)
 	assert_true(exception_neigh_lookup(T.ex, x, mac));
 	assert_memory_equal(mac, MAC_X, 6);
 	/* For another address: not ours, no answer. */
-	memcpy(f + 38, &other, 4);
-	inject(f, 60);
+	inject(f, arp_request(f, "192.0.2.9"));
 	pump();
 	assert_int_equal(pending(), 0);
 
 	/* ICMP echo with an odd-length payload. */
-	{
-		uint8_t *ip = f + 14, *ic = f + 34;
-		uint32_t s = x;
-
-		memcpy(f, MAC_US, 6);
-		memcpy(f + 6, MAC_X, 6);
-		put16(f + 12, 0x0800);
-		memset(ip, 0, 20);
-		ip[0] = 0x45;
-		put16(ip + 2, 20 + 8 + 5);
-		ip[8] = 64;
-		ip[9] = 1;
-		memcpy(ip + 12, &s, 4);
-		memcpy(ip + 16, &us, 4);
-		put16(ip + 10, ref_csum(ip, 20, 0));
-		ic[0] = 8;
-		ic[1] = 0;
-		put16(ic + 2, 0);
-		put16(ic + 4, 0x4242);
-		put16(ic + 6, 9);
-		memcpy(ic + 8, "hello", 5);
-		put16(ic + 2, ref_csum(ic, 13, 0));
-		inject(f, 47);
-	}
+	inject(f, icmp_echo(f, "192.0.2.1", 9, "hello", 5));
 	pump();
 	len = take(out);
 	assert_int_equal(len, 47);

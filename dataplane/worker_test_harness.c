@@ -100,6 +100,55 @@ size_t build_udp(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t spor
 	return build_udp_to(f, smac, sip, sport, "192.0.2.1", dport, payload, plen);
 }
 
+/* Who has target? from 192.0.2.77 (MAC_X), broadcast, padded to the Ethernet minimum. */
+size_t arp_request(uint8_t *f, const char *target)
+{
+	uint32_t x = ip4("192.0.2.77"), t = ip4(target);
+
+	memset(f, 0xff, 6);
+	memcpy(f + 6, MAC_X, 6);
+	put16(f + 12, 0x0806);
+	put16(f + 14, 1);
+	put16(f + 16, 0x0800);
+	f[18] = 6;
+	f[19] = 4;
+	put16(f + 20, 1);
+	memcpy(f + 22, MAC_X, 6);
+	memcpy(f + 28, &x, 4);
+	memset(f + 32, 0, 6);
+	memcpy(f + 38, &t, 4);
+	memset(f + 42, 0, 18);
+	return 60;
+}
+
+/* ICMP echo request from 192.0.2.77 (MAC_X) to dst: identifier 0x4242, sequence seq, data of
+ * dlen bytes (odd lengths too), both checksums right. */
+size_t icmp_echo(uint8_t *f, const char *dst, uint16_t seq, const char *data, size_t dlen)
+{
+	uint8_t *ip = f + 14, *ic = f + 34;
+	uint32_t s = ip4("192.0.2.77"), d = ip4(dst);
+
+	memcpy(f, MAC_US, 6);
+	memcpy(f + 6, MAC_X, 6);
+	put16(f + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + dlen));
+	ip[8] = 64;
+	ip[9] = 1;
+	memcpy(ip + 12, &s, 4);
+	memcpy(ip + 16, &d, 4);
+	put16(ip + 10, ref_csum(ip, 20, 0));
+	ic[0] = 8;
+	ic[1] = 0;
+	put16(ic + 2, 0);
+	put16(ic + 4, 0x4242);
+	put16(ic + 6, seq);
+	memcpy(ic + 8, data, dlen);
+	put16(ic + 2, ref_csum(ic, 8 + dlen, 0));
+	return 14 + 20 + 8 + dlen;
+}
+
 size_t rtp(uint8_t *p, uint16_t seq)
 {
 	memset(p, 0xd5, 172);

@@ -49,6 +49,10 @@ size_t build_udp_to(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t s
 		    const char *dip, uint16_t dport, const uint8_t *payload, size_t plen);
 size_t build_udp(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t sport, uint16_t dport,
 		 const uint8_t *payload, size_t plen);
+/* ARP request for target, and ICMP echo request to dst, both from 192.0.2.77 (MAC_X); the
+ * length is returned (the ARP frame is padded to 60 bytes). */
+size_t arp_request(uint8_t *f, const char *target);
+size_t icmp_echo(uint8_t *f, const char *dst, uint16_t seq, const char *data, size_t dlen);
 size_t rtp(uint8_t *p, uint16_t seq);
 size_t rtcp(uint8_t *p);
 void inject(const uint8_t *f, size_t len);

@@ -19,26 +19,11 @@
 #include "media.h"
 #include "policy.h"
 #include "registrar.h"
+#include "test_util.h"
 #include "transport.h"
 
 static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 192.168.1.10\r\ns=-\r\nc=IN IP4 192.168.1.10\r\n"
 			  "t=0 0\r\nm=audio 27910 RTP/AVP 0\r\n";
-
-static const char *ha1_lookup(void *arg, const char *user, const char *domain, enum digest_alg alg)
-{
-	struct ctx *c = arg;
-	const struct policy_user *u = policy_user_find(c->policy, user, domain);
-
-	return u ? policy_user_ha1(u, alg) : NULL;
-}
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-}
 
 static int udp_open(uint16_t *port)
 {
@@ -64,7 +49,7 @@ static void on_recv(void *arg, const char *buf, size_t len, const struct addr_po
 /* Registers bob@example.com at 127.0.0.1:port (digest against the policy's user). */
 static void register_bob(struct ctx *c, uint16_t port, unsigned int cseq)
 {
-	char msg[2048], authz[1024] = "", ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], nonce[128];
+	char msg[2048], authz[1024] = "", nonce[128];
 	struct fixup_result fx = {0};
 	struct registrar_src rs = {.transport = SIP_TRANSPORT_UDP, .fx = &fx};
 	struct registrar_reply out;
@@ -97,21 +82,14 @@ static void register_bob(struct ctx *c, uint16_t port, unsigned int cseq)
 		assert_non_null(n);
 		n += 7;
 		snprintf(nonce, sizeof(nonce), "%.*s", (int)strcspn(n, "\""), n);
-		digest_ha1(DIGEST_ALG_MD5, "bob", "example.com", "pw", ha1);
-		auth_response(DIGEST_ALG_MD5, ha1, nonce, "00000001", "c0ffee", "auth", "REGISTER",
-			      "sip:example.com", resp);
-		snprintf(authz, sizeof(authz),
-			 "Authorization: Digest username=\"bob\", realm=\"example.com\", "
-			 "nonce=\"%s\", uri=\"sip:example.com\", response=\"%s\", algorithm=MD5, "
-			 "qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
-			 nonce, resp);
+		test_register_authz(authz, sizeof(authz), "bob", "pw", nonce, "sip:example.com");
 	}
 }
 
 int setup(void **state)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
-	char err[512], sql[1024], md5[DIGEST_HEX_MAX], sha[DIGEST_HEX_MAX];
+	char err[512], sql[1024];
 	sqlite3 *db;
 
 	assert_non_null(c);
@@ -128,27 +106,17 @@ int setup(void **state)
 	assert_int_equal(sqlite3_open(c->policy_path, &db), SQLITE_OK);
 	assert_true(migrate_apply(db, db_migrations_policy, db_migrations_policy_count, NULL, NULL,
 				  err, sizeof(err)) >= 0);
-	digest_ha1(DIGEST_ALG_MD5, "bob", "example.com", "pw", md5);
-	digest_ha1(DIGEST_ALG_SHA256, "bob", "example.com", "pw", sha);
+	test_add_user(db, "bob", "pw");
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO users (username, domain, realm, ha1_md5, ha1_sha256) VALUES "
-		 "('bob', 'example.com', 'example.com', '%s', '%s');"
 		 "UPDATE settings SET value = 'example.com' WHERE key = 'auth.realm';"
 		 "UPDATE settings SET value = 'MD5' WHERE key = 'auth.algorithms';"
 		 "INSERT INTO trunks (name, address, port) VALUES ('caller', '127.0.0.1', %u);",
-		 md5, sha, c->caller_port);
-	exec_ok(db, sql);
+		 c->caller_port);
+	test_exec_ok(db, sql);
 	sqlite3_close(db);
 	c->policy = policy_load(c->policy_path, err, sizeof(err));
 	assert_non_null(c->policy);
-	const struct policy_settings *ps = policy_settings(c->policy);
-
-	c->auth_cfg = (struct auth_cfg){.realm = ps->realm,
-					.algs = ps->auth_algs,
-					.alg_count = ps->auth_alg_count,
-					.nonce_ttl_s = 300,
-					.ha1 = ha1_lookup,
-					.ha1_arg = c};
+	c->auth_cfg = test_auth_cfg(c->policy);
 	c->auth = auth_new(&c->auth_cfg);
 	c->reg = registrar_new(c->reg_path, c->policy, c->auth, err, sizeof(err));
 	assert_non_null(c->reg);
@@ -195,7 +163,6 @@ int setup(void **state)
 int teardown(void **state)
 {
 	struct ctx *c = *state;
-	char cmd[128];
 
 	proxy_free(c->proxy);
 	media_free(c->md);
@@ -209,8 +176,7 @@ int teardown(void **state)
 	close(c->uas[0]);
 	close(c->uas[1]);
 	close(c->ngfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
+	if (test_rm_dir(c->dir) != 0)
 		return -1;
 	free(c);
 	return 0;

@@ -16,6 +16,7 @@
 #include "db_migrations.h"
 #include "policy.h"
 #include "registrar.h"
+#include "test_util.h"
 
 #define T0 1800000000ull /* wall-clock seconds, 2027 */
 
@@ -31,36 +32,6 @@ struct ctx {
 	struct fixup_result fx;
 	struct registrar_reply out;
 };
-
-static const char *ha1_lookup(void *arg, const char *username, const char *domain,
-			      enum digest_alg alg)
-{
-	struct ctx *c = arg;
-	const struct policy_user *u = policy_user_find(c->policy, username, domain);
-
-	return u ? policy_user_ha1(u, alg) : NULL;
-}
-
-static void exec_ok(sqlite3 *db, const char *sql)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-}
-
-static void add_user(sqlite3 *db, const char *user, const char *pw)
-{
-	char md5[DIGEST_HEX_MAX], sha[DIGEST_HEX_MAX], sql[512];
-
-	digest_ha1(DIGEST_ALG_MD5, user, "example.com", pw, md5);
-	digest_ha1(DIGEST_ALG_SHA256, user, "example.com", pw, sha);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO users (username, domain, realm, ha1_md5, ha1_sha256) VALUES "
-		 "('%s', 'example.com', 'example.com', '%s', '%s')",
-		 user, md5, sha);
-	exec_ok(db, sql);
-}
 
 static void open_registrar(struct ctx *c)
 {
@@ -89,23 +60,16 @@ static int setup(void **state)
 	if (migrate_apply(db, db_migrations_policy, db_migrations_policy_count, NULL, NULL, err,
 			  sizeof(err)) < 0)
 		return -1;
-	add_user(db, "alice", "s3cret");
-	add_user(db, "bob", "hunter2");
-	exec_ok(db, "UPDATE settings SET value = 'example.com' WHERE key = 'auth.realm';"
-		    "UPDATE settings SET value = 'MD5' WHERE key = 'auth.algorithms';"
-		    "UPDATE settings SET value = '3' WHERE key = 'registrar.max_contacts';");
+	test_add_user(db, "alice", "s3cret");
+	test_add_user(db, "bob", "hunter2");
+	test_exec_ok(db, "UPDATE settings SET value = 'example.com' WHERE key = 'auth.realm';"
+			 "UPDATE settings SET value = 'MD5' WHERE key = 'auth.algorithms';"
+			 "UPDATE settings SET value = '3' WHERE key = 'registrar.max_contacts';");
 	sqlite3_close(db);
 	c->policy = policy_load(c->policy_path, err, sizeof(err));
 	if (c->policy == NULL)
 		return -1;
-	const struct policy_settings *ps = policy_settings(c->policy);
-
-	c->auth_cfg = (struct auth_cfg){.realm = ps->realm,
-					.algs = ps->auth_algs,
-					.alg_count = ps->auth_alg_count,
-					.nonce_ttl_s = 300,
-					.ha1 = ha1_lookup,
-					.ha1_arg = c};
+	c->auth_cfg = test_auth_cfg(c->policy);
 	c->auth = auth_new(&c->auth_cfg);
 	if (c->auth == NULL)
 		return -1;
@@ -120,13 +84,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
-	char cmd[128];
 
 	registrar_free(c->reg);
 	auth_free(c->auth);
 	policy_free(c->policy);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
-	if (system(cmd) != 0)
+	if (test_rm_dir(c->dir) != 0)
 		return -1;
 	free(c);
 	return 0;
@@ -149,7 +111,7 @@ struct req {
 static struct sip_msg *build(const struct req *q, const char *nonce)
 {
 	static char msg[4096];
-	char authz[1024] = "", ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], hdrs[1024] = "";
+	char authz[1024] = "", hdrs[1024] = "";
 	const char *user = q->user ? q->user : "alice";
 	const char *ruri = q->ruri ? q->ruri : "example.com";
 	char to[256];
@@ -161,18 +123,9 @@ static struct sip_msg *build(const struct req *q, const char *nonce)
 	char uri[128];
 
 	snprintf(uri, sizeof(uri), "sip:%s", ruri);
-	if (nonce != NULL) {
-		const char *au = q->auth ? q->auth : user;
-
-		digest_ha1(DIGEST_ALG_MD5, au, "example.com", q->password, ha1);
-		auth_response(DIGEST_ALG_MD5, ha1, nonce, "00000001", "c0ffee", "auth", "REGISTER",
-			      uri, resp);
-		snprintf(authz, sizeof(authz),
-			 "Authorization: Digest username=\"%s\", realm=\"example.com\", "
-			 "nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5, "
-			 "qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
-			 au, nonce, uri, resp);
-	}
+	if (nonce != NULL)
+		test_register_authz(authz, sizeof(authz), q->auth ? q->auth : user, q->password,
+				    nonce, uri);
 	if (q->expires)
 		snprintf(hdrs + strlen(hdrs), sizeof(hdrs) - strlen(hdrs), "Expires: %s\r\n",
 			 q->expires);

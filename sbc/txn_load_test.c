@@ -11,114 +11,17 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loop.h"
-#include "txn.h"
+#include "txn_test_harness.h"
 
 #define N_LOAD 40000
 
-/* A TU that only counts. */
-struct tu {
-	struct loop *lp;
-	struct txn_layer *tl;
-	unsigned long nsent, nreq, nresp, nterminated;
-	struct txn *last_st;
-	char last_sent[16];
-};
-
-static int tu_send(void *arg, const struct txn_peer *dst, const char *buf, size_t len)
+/* The shared fake TU, counting responses (there are thousands) without recording them. */
+static struct tu *load_tu(void)
 {
-	struct tu *tu = arg;
+	struct tu *tu = tu_new(NULL);
 
-	(void)dst;
-	snprintf(tu->last_sent, sizeof(tu->last_sent), "%.*s", (int)len, buf);
-	tu->nsent++;
-	return 0;
-}
-
-static void tu_request(void *arg, struct txn *st, const struct txn_msg *m, const char *buf,
-		       size_t len, const struct txn_peer *src)
-{
-	struct tu *tu = arg;
-
-	(void)m;
-	(void)buf;
-	(void)len;
-	(void)src;
-	tu->nreq++;
-	tu->last_st = st;
-}
-
-static void tu_response(void *arg, struct txn *ct, int status, const struct txn_msg *m,
-			const char *buf, size_t len)
-{
-	(void)ct;
-	(void)status;
-	(void)m;
-	(void)buf;
-	(void)len;
-	((struct tu *)arg)->nresp++;
-}
-
-static void tu_terminated(void *arg, struct txn *t)
-{
-	(void)t;
-	((struct tu *)arg)->nterminated++;
-}
-
-static char *tu_make_ack(void *arg, const char *req, size_t req_len, const char *resp,
-			 size_t resp_len, size_t *out_len)
-{
-	(void)arg;
-	(void)resp;
-	(void)resp_len;
-	/* The request is still there when the ACK is built. */
-	assert_int_equal(req_len, 6);
-	assert_memory_equal(req, "INVITE", 6);
-	*out_len = 3;
-	return strdup("ACK");
-}
-
-static char *tu_make_trying(void *arg, const char *req, size_t req_len, size_t *out_len)
-{
-	char *s = malloc(256); /* more room than written: the layer shrinks what it keeps */
-
-	(void)arg;
-	(void)req;
-	(void)req_len;
-	assert_non_null(s);
-	memcpy(s, "100", 4);
-	*out_len = 3;
-	return s;
-}
-
-static const struct txn_ops ops = {
-	.send = tu_send,
-	.make_trying = tu_make_trying,
-	.make_ack = tu_make_ack,
-	.request = tu_request,
-	.response = tu_response,
-	.terminated = tu_terminated,
-};
-
-static struct tu *tu_new(void)
-{
-	struct tu *tu = calloc(1, sizeof(*tu));
-	struct txn_config cfg;
-
-	assert_non_null(tu);
-	tu->lp = loop_new();
-	assert_non_null(tu->lp);
-	txn_config_default(&cfg);
-	tu->tl = txn_layer_new(tu->lp, &cfg, &ops, tu);
-	assert_non_null(tu->tl);
+	tu->count_only = true;
 	return tu;
-}
-
-static void tu_free(struct tu *tu)
-{
-	txn_layer_free(tu->tl);
-	loop_free(tu->lp);
-	free(tu);
 }
 
 static const struct txn_peer udp_peer = {.transport = SIP_TRANSPORT_UDP};
@@ -173,7 +76,7 @@ static struct txn *add_client(struct tu *tu, unsigned int i, const struct txn_pe
 
 static void test_rehash_under_load(void **state)
 {
-	struct tu *tu = tu_new();
+	struct tu *tu = load_tu();
 	size_t buckets = 0, left = 0, grows = 0, checked_during = 0;
 	struct txn_stats s;
 
@@ -215,7 +118,7 @@ static void test_rehash_under_load(void **state)
 
 static void test_rehash_with_removals(void **state)
 {
-	struct tu *tu = tu_new();
+	struct tu *tu = load_tu();
 	size_t b, left;
 	unsigned int n = 0, ended = 0;
 	bool seen_rehash = false;
@@ -252,7 +155,7 @@ static void test_rehash_with_removals(void **state)
 
 static void test_shutdown_during_rehash(void **state)
 {
-	struct tu *tu = tu_new();
+	struct tu *tu = load_tu();
 	size_t b, left = 0;
 	unsigned int n = 0;
 	struct txn_stats s;
@@ -277,7 +180,7 @@ static void test_shutdown_during_rehash(void **state)
 
 static void test_peer_failed_many(void **state)
 {
-	struct tu *tu = tu_new();
+	struct tu *tu = load_tu();
 	struct txn_peer a = tcp_peer, b = tcp_peer;
 	struct txn_stats s;
 
@@ -305,7 +208,7 @@ static void test_peer_failed_many(void **state)
 /* What is kept once nothing can be resent: observable as what the layer sends and hands out. */
 static void test_bytes_released(void **state)
 {
-	struct tu *tu = tu_new();
+	struct tu *tu = load_tu();
 	struct txn *ct, *st;
 	size_t len;
 	struct txn_msg m;

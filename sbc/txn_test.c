@@ -1,5 +1,6 @@
 /* txn_test: unit tests for the transaction layer — every timer path on a fake clock, absorption of
- * retransmissions, ACK handling and CANCEL matching, with a recording TU instead of sockets. */
+ * retransmissions, ACK handling and CANCEL matching, with the recording TU of txn_test_harness.c
+ * instead of sockets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,144 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "loop.h"
-#include "txn.h"
-
-#define MAX_SENDS 64
-
-struct tu {
-	struct loop *lp;
-	struct txn_layer *tl;
-	uint64_t t0;
-	int send_rc;		     /* what send returns */
-	uint64_t send_at[MAX_SENDS]; /* relative times of sends */
-	char sent[MAX_SENDS][64];
-	int nsent;
-	int nreq;
-	struct txn *last_st;
-	bool last_req_stateless;
-	int nresp;
-	int resp_status[16];
-	bool resp_local[16];
-	int ntimer_c;
-	int nterminated;
-	struct txn *terminated;
-	int respond_in_request; /* status the TU answers with from inside the request callback */
-};
-
-static int tu_send(void *arg, const struct txn_peer *dst, const char *buf, size_t len)
-{
-	struct tu *tu = arg;
-
-	(void)dst;
-	if (tu->send_rc < 0)
-		return tu->send_rc;
-	if (tu->nsent < MAX_SENDS) {
-		tu->send_at[tu->nsent] = loop_now(tu->lp) - tu->t0;
-		snprintf(tu->sent[tu->nsent], sizeof(tu->sent[0]), "%.*s", (int)len, buf);
-	}
-	tu->nsent++;
-	return 0;
-}
-
-static char *tu_make_trying(void *arg, const char *req, size_t req_len, size_t *out_len)
-{
-	(void)arg;
-	(void)req;
-	(void)req_len;
-	*out_len = 3;
-	return strdup("100");
-}
-
-static char *tu_make_ack(void *arg, const char *req, size_t req_len, const char *resp,
-			 size_t resp_len, size_t *out_len)
-{
-	(void)arg;
-	(void)resp;
-	(void)resp_len;
-	assert_int_equal(req_len, 6);
-	assert_memory_equal(req, "INVITE", 6);
-	*out_len = 3;
-	return strdup("ACK");
-}
-
-static void tu_request(void *arg, struct txn *st, const struct txn_msg *m, const char *buf,
-		       size_t len, const struct txn_peer *src)
-{
-	struct tu *tu = arg;
-
-	(void)m;
-	(void)buf;
-	(void)len;
-	(void)src;
-	tu->nreq++;
-	tu->last_st = st;
-	tu->last_req_stateless = st == NULL;
-	if (st != NULL && tu->respond_in_request != 0)
-		assert_int_equal(txn_respond(st, tu->respond_in_request, "RESP", 4), 0);
-}
-
-static void tu_response(void *arg, struct txn *ct, int status, const struct txn_msg *m,
-			const char *buf, size_t len)
-{
-	struct tu *tu = arg;
-
-	(void)ct;
-	(void)len;
-	assert_true(tu->nresp < 16);
-	tu->resp_status[tu->nresp] = status;
-	tu->resp_local[tu->nresp] = m == NULL && buf == NULL;
-	tu->nresp++;
-}
-
-static void tu_timer_c(void *arg, struct txn *ct)
-{
-	(void)ct;
-	((struct tu *)arg)->ntimer_c++;
-}
-
-static void tu_terminated(void *arg, struct txn *t)
-{
-	struct tu *tu = arg;
-
-	tu->nterminated++;
-	tu->terminated = t;
-}
-
-static const struct txn_ops ops = {
-	.send = tu_send,
-	.make_trying = tu_make_trying,
-	.make_ack = tu_make_ack,
-	.request = tu_request,
-	.response = tu_response,
-	.timer_c = tu_timer_c,
-	.terminated = tu_terminated,
-};
-
-static struct tu *tu_new(const struct txn_config *cfg)
-{
-	struct tu *tu = calloc(1, sizeof(*tu));
-	struct txn_config def;
-
-	assert_non_null(tu);
-	tu->lp = loop_new();
-	assert_non_null(tu->lp);
-	if (cfg == NULL) {
-		txn_config_default(&def);
-		cfg = &def;
-	}
-	tu->tl = txn_layer_new(tu->lp, cfg, &ops, tu);
-	assert_non_null(tu->tl);
-	tu->t0 = loop_now(tu->lp);
-	return tu;
-}
-
-static void tu_free(struct tu *tu)
-{
-	txn_layer_free(tu->tl);
-	loop_free(tu->lp);
-	free(tu);
-}
+#include "txn_test_harness.h"
 
 /* Moves the fake clock to t0 + ms, one millisecond at a time so every timer fires on time. */
 static void at(struct tu *tu, uint64_t ms)
@@ -823,7 +687,7 @@ static void test_config_and_branches(void **state)
 	client(tu, "CANCEL", b1, &udp_peer);
 	txn_config_default(&cfg);
 	cfg.t2_ms = 100;
-	assert_null(txn_layer_new(tu->lp, &cfg, &ops, NULL));
+	assert_null(txn_layer_new(tu->lp, &cfg, &tu_ops, NULL));
 	tu_free(tu);
 }
 
