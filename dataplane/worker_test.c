@@ -36,25 +36,8 @@ static void test_relay_both_ways(void **state)
 	assert_memory_equal(out + 38, (uint32_t[]){ip4("192.0.2.50")}, 4);
 
 	/* B answers the ARP request; now A's media reaches B from relay port 30002. */
-	{
-		uint8_t arp[42];
-		uint32_t b = ip4("192.0.2.50"), us = ip4("192.0.2.1");
-
-		memcpy(arp, MAC_US, 6);
-		memcpy(arp + 6, MAC_B, 6);
-		put16(arp + 12, 0x0806);
-		put16(arp + 14, 1);
-		put16(arp + 16, 0x0800);
-		arp[18] = 6;
-		arp[19] = 4;
-		put16(arp + 20, 2);
-		memcpy(arp + 22, MAC_B, 6);
-		memcpy(arp + 28, &b, 4);
-		memcpy(arp + 32, MAC_US, 6);
-		memcpy(arp + 38, &us, 4);
-		inject(arp, sizeof(arp));
-		pump();
-	}
+	inject(f, arp_frame(f, 2, MAC_B, "192.0.2.50", MAC_US, "192.0.2.1"));
+	pump();
 	plen = rtp(pl, 2);
 	inject(f, build_udp(f, MAC_GW, "203.0.113.9", 52500, 30000, pl, plen));
 	pump();

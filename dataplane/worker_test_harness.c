@@ -100,23 +100,37 @@ size_t build_udp(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t spor
 	return build_udp_to(f, smac, sip, sport, "192.0.2.1", dport, payload, plen);
 }
 
-/* Who has target? from 192.0.2.77 (MAC_X), broadcast, padded to the Ethernet minimum. */
-size_t arp_request(uint8_t *f, const char *target)
+/* An ARP packet (op 1: request, 2: reply) from smac/sip about tip, sent to dmac, which is also the
+ * target hardware address of a reply (a request's is zero): 42 bytes. */
+size_t arp_frame(uint8_t *f, uint16_t op, const uint8_t *smac, const char *sip, const uint8_t *dmac,
+		 const char *tip)
 {
-	uint32_t x = ip4("192.0.2.77"), t = ip4(target);
+	uint32_t s = ip4(sip), t = ip4(tip);
 
-	memset(f, 0xff, 6);
-	memcpy(f + 6, MAC_X, 6);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
 	put16(f + 12, 0x0806);
 	put16(f + 14, 1);
 	put16(f + 16, 0x0800);
 	f[18] = 6;
 	f[19] = 4;
-	put16(f + 20, 1);
-	memcpy(f + 22, MAC_X, 6);
-	memcpy(f + 28, &x, 4);
-	memset(f + 32, 0, 6);
+	put16(f + 20, op);
+	memcpy(f + 22, smac, 6);
+	memcpy(f + 28, &s, 4);
+	if (op == 1)
+		memset(f + 32, 0, 6);
+	else
+		memcpy(f + 32, dmac, 6);
 	memcpy(f + 38, &t, 4);
+	return 42;
+}
+
+/* Who has target? from 192.0.2.77 (MAC_X), broadcast, padded to the Ethernet minimum. */
+size_t arp_request(uint8_t *f, const char *target)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+	arp_frame(f, 1, MAC_X, "192.0.2.77", bcast, target);
 	memset(f + 42, 0, 18);
 	return 60;
 }

@@ -49,6 +49,10 @@ size_t build_udp_to(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t s
 		    const char *dip, uint16_t dport, const uint8_t *payload, size_t plen);
 size_t build_udp(uint8_t *f, const uint8_t *smac, const char *sip, uint16_t sport, uint16_t dport,
 		 const uint8_t *payload, size_t plen);
+/* An ARP packet (op 1: request, 2: reply) from smac/sip about tip, to dmac (also a reply's target
+ * hardware address): 42 bytes. */
+size_t arp_frame(uint8_t *f, uint16_t op, const uint8_t *smac, const char *sip, const uint8_t *dmac,
+		 const char *tip);
 /* ARP request for target, and ICMP echo request to dst, both from 192.0.2.77 (MAC_X); the
  * length is returned (the ARP frame is padded to 60 bytes). */
 size_t arp_request(uint8_t *f, const char *target);
