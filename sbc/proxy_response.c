@@ -51,6 +51,15 @@ static void finish_if_done(struct proxy *p, struct proxy_fork *f)
 		proxy_restore_media(p, f);
 }
 
+/* The branch whose 2xx the dataplane answered (it holds the relay's SDP), or NULL. */
+static const struct proxy_branch *answered_branch(const struct proxy_fork *f)
+{
+	for (size_t i = 0; i < f->nbranches; i++)
+		if (f->branches[i].relay_sdp != NULL)
+			return &f->branches[i];
+	return NULL;
+}
+
 const char *proxy_media_branch(struct proxy *p, struct proxy_fork *f, struct proxy_branch *b)
 {
 	/* An initial INVITE's media has one record per branch; later exchanges go to the record
@@ -243,6 +252,19 @@ void proxy_ops_response(void *arg, struct txn *ct, int status, const struct txn_
 			free(out);
 		}
 		return;
+	}
+	/* Another branch's 2xx after the call was answered goes up too (RFC 3261 §16.7 step 5), but
+	 * its record went with the first 2xx: it carries the answered branch's relay SDP, so the
+	 * callee's own address never reaches the caller and no media bypasses the relay. The caller
+	 * ends that dialog (a stray one: its BYE leaves the call's media alone). */
+	if (m != NULL && status >= 200 && status < 300 && f->invite && f->final_sent &&
+	    b->relay_sdp == NULL && sipmsg_sdp(m, &sdp, &sdp_len)) {
+		const struct proxy_branch *w = answered_branch(f);
+
+		if (w != NULL && (b->relay_sdp = malloc(w->relay_sdp_len)) != NULL) {
+			memcpy(b->relay_sdp, w->relay_sdp, w->relay_sdp_len);
+			b->relay_sdp_len = w->relay_sdp_len;
+		}
 	}
 	/* A 2xx the callee sends again (its ACK was late) carries its own SDP: it gets the relay's
 	 * SDP of the first one, so media never bypasses the relay. */
