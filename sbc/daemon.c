@@ -490,7 +490,8 @@ int daemon_run(const struct daemon_opts *o)
 			       .transport = d.tp,
 			       .loop = d.loop,
 			       .media = d.media,
-			       .hold_timeout_s = o->hold_timeout_s};
+			       .hold_timeout_s = o->hold_timeout_s,
+			       .dialog_timeout_s = o->dialog_timeout_s};
 
 	memcpy(pc.self, o->listen, o->nlisten * sizeof(o->listen[0]));
 	pc.stray_response = ka_stray;

@@ -20,6 +20,7 @@ struct daemon_opts {
 		*dataplanes; /* "IP:PORT[=WEIGHT],..." ng addresses; NULL: SDP passes untouched */
 	struct addr_port media_notify; /* where dataplanes report media timeouts (port 0: none) */
 	uint32_t hold_timeout_s;       /* how long a held call may go without media */
+	uint32_t dialog_timeout_s;     /* a dialog without in-dialog requests ends after this */
 };
 
 /* Validates the configuration (policy database readable, at the right schema, settings valid;

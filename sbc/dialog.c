@@ -114,7 +114,8 @@ size_t dialog_collect_due(struct dialog_table *t, uint64_t now_ms, struct dialog
 
 	for (size_t b = 0; b < DIALOG_BUCKETS && n < max; b++)
 		for (struct dialog *d = t->buckets[b]; d != NULL && n < max; d = d->next)
-			if (d->hold_deadline_ms != 0 && d->hold_deadline_ms <= now_ms)
+			if ((d->hold_deadline_ms != 0 && d->hold_deadline_ms <= now_ms) ||
+			    (d->expire_ms != 0 && d->expire_ms <= now_ms))
 				out[n++] = d;
 	return n;
 }

@@ -37,6 +37,7 @@ struct dialog {
 	bool on_hold; /* the last offer/answer put every stream on hold */
 	uint64_t sdp_ms;	   /* when the last offer/answer went through */
 	uint64_t hold_deadline_ms; /* a held call reported without media ends then (0: none) */
+	uint64_t expire_ms; /* the dialog ends then unless an in-dialog request comes (0: never) */
 	struct media_sdp last_offer, last_answer; /* the last accepted offer/answer exchange */
 	uint64_t created_ms;
 	struct dialog *next; /* hash chain: the table's */
@@ -60,8 +61,8 @@ void dialog_remove(struct dialog_table *t, struct dialog *d);
 
 size_t dialog_count(const struct dialog_table *t);
 
-/* Stores in out[0..max) the dialogs whose hold deadline (hold_deadline_ms, non-zero) is at or
- * before now_ms. Returns how many. */
+/* Stores in out[0..max) the dialogs whose hold deadline or expiry (hold_deadline_ms, expire_ms,
+ * when non-zero) is at or before now_ms. Returns how many. */
 size_t dialog_collect_due(struct dialog_table *t, uint64_t now_ms, struct dialog **out, size_t max);
 
 /* A new JSON array of {"call_id","from_tag","to_tag","caller","callee","age_s"}. */

@@ -72,6 +72,16 @@ static void usage(FILE *out)
 		"{\"cmd\":\"stats\"|\"registrations\"|\"dialogs\"|\"reload\"|\"help\"}\n"
 		"  SIGHUP or {\"cmd\":\"reload\"} reloads the policy; a bad policy keeps the old "
 		"one.\n"
+		"  --dataplane IP:PORT[=W],...  sbc-dataplane ng addresses (weights W, default "
+		"1):\n"
+		"                      SDP-bearing messages engage the media relay\n"
+		"  --media-notify IP:PORT  where the dataplanes send media-timeout reports\n"
+		"  --hold-timeout S    a held call reported without media ends after S seconds\n"
+		"                      (default 7200; 0: never)\n"
+		"  --dialog-timeout S  a dialog with no in-dialog request for S seconds ends with\n"
+		"                      BYE both ways and its media released (default 43200 = 12 "
+		"h;\n"
+		"                      0: never)\n"
 		"\n"
 		"Analyzer options:\n"
 		"  --analyze FILE      analyze one message (see above)\n"
@@ -126,6 +136,7 @@ int main(int argc, char **argv)
 		{"dataplane", required_argument, NULL, 'D'},
 		{"media-notify", required_argument, NULL, 'N'},
 		{"hold-timeout", required_argument, NULL, 'H'},
+		{"dialog-timeout", required_argument, NULL, 'E'},
 		{"check", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -137,7 +148,8 @@ int main(int argc, char **argv)
 	struct daemon_opts dopts = {.policy_path = DEFAULT_POLICY,
 				    .registrations_path = DEFAULT_REGISTRATIONS,
 				    .ctl_path = DEFAULT_CTL,
-				    .hold_timeout_s = 7200};
+				    .hold_timeout_s = 7200,
+				    .dialog_timeout_s = 43200};
 	bool check = false;
 	int level = LOG_LEVEL_INFO, c;
 
@@ -213,6 +225,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			dopts.hold_timeout_s = (uint32_t)v;
+			break;
+		}
+		case 'E': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || optarg[0] == '\0' || v > 86400 * 7) {
+				fprintf(stderr,
+					"sbc-sip: --dialog-timeout must be 0..604800 seconds\n");
+				return 2;
+			}
+			dopts.dialog_timeout_s = (uint32_t)v;
 			break;
 		}
 		case 'N':

@@ -638,5 +638,6 @@ json_t *proxy_stats(struct proxy *p)
 		(json_int_t)dialog_count(p->dialogs));
 
 	json_object_set_new(o, "media_timeouts", json_integer((json_int_t)p->st.media_timeouts));
+	json_object_set_new(o, "dialogs_expired", json_integer((json_int_t)p->st.dialogs_expired));
 	return o;
 }

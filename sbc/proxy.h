@@ -30,9 +30,11 @@ struct proxy_cfg {
 	struct ratelimit *limit; /* for counting failed authentications; may be NULL */
 	struct transport *transport;
 	struct loop *loop;
-	struct media *media;
-	uint32_t hold_timeout_s;
-	/* a held call without media ends after this; 0: never */ /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
+	struct media *media;	 /* the dataplane for SDP-bearing messages; NULL: SDP untouched */
+	uint32_t hold_timeout_s; /* a held call without media ends after this; 0: never */
+	/* A dialog with no in-dialog request for this long ends (BYE both ways, media released);
+	 * 0: never. */
+	uint32_t dialog_timeout_s;
 	/* Responses no transaction claims go here first (the keepalive OPTIONS answers); returns
 	 * true when it took the response. Optional. */
 	bool (*stray_response)(void *arg, const char *call_id, size_t len, int status);

@@ -68,6 +68,8 @@ void proxy_note_dialog(struct proxy *p, struct proxy_fork *f, struct proxy_branc
 	/* Another branch answered first (RFC 3261 §16.7 step 5: every 2xx goes up): this dialog
 	 * has no media of its own on the relay; the caller will end it. */
 	d->stray = f->final_sent;
+	if (p->cfg.dialog_timeout_s > 0)
+		d->expire_ms = loop_now(p->cfg.loop) + (uint64_t)p->cfg.dialog_timeout_s * 1000;
 	if (d->stray)
 		d->media = false;
 }
@@ -97,6 +99,9 @@ void proxy_note_cseq(struct proxy *p, const struct sip_msg *m)
 
 	if (sipmsg_cseq(m) > who->cseq)
 		who->cseq = sipmsg_cseq(m);
+	/* Any request in the dialog (a session refresh, RFC 4028, or any other) shows it alive. */
+	if (p->cfg.dialog_timeout_s > 0)
+		d->expire_ms = loop_now(p->cfg.loop) + (uint64_t)p->cfg.dialog_timeout_s * 1000;
 }
 
 /* Sends a BYE to party `to` of d on behalf of the other party (RFC 3261 §15.1.1). */
@@ -174,9 +179,8 @@ static void end_dialog(struct proxy *p, struct dialog *d, const char *why)
 {
 	send_bye(p, d, 1, why);
 	send_bye(p, d, 0, why);
-	if (p->cfg.media != NULL)
+	if (p->cfg.media != NULL && !d->stray)
 		media_delete_call(p->cfg.media, d->call_id, d->from_tag);
-	p->st.media_timeouts++;
 	dialog_remove(p->dialogs, d);
 }
 
@@ -187,9 +191,19 @@ void proxy_sweep(struct proxy *p)
 	size_t n = dialog_collect_due(p->dialogs, now, due, 64);
 
 	for (size_t i = 0; i < n; i++) {
-		LOG_NOTICE("call %s stayed on hold without media for %u s: ending it",
-			   due[i]->call_id, p->cfg.hold_timeout_s);
-		end_dialog(p, due[i], "no media on hold");
+		if (due[i]->hold_deadline_ms != 0 && due[i]->hold_deadline_ms <= now) {
+			LOG_NOTICE("call %s stayed on hold without media for %u s: ending it",
+				   due[i]->call_id, p->cfg.hold_timeout_s);
+			p->st.media_timeouts++;
+			end_dialog(p, due[i], "no media on hold");
+		} else {
+			LOG_NOTICE("call %s (%s -> %s): no request in the dialog for %u s, it "
+				   "expired: ending it with BYE both ways",
+				   due[i]->call_id, due[i]->caller, due[i]->callee,
+				   p->cfg.dialog_timeout_s);
+			p->st.dialogs_expired++;
+			end_dialog(p, due[i], "dialog expired");
+		}
 	}
 }
 
@@ -214,6 +228,7 @@ void proxy_media_timeout(struct proxy *p, const char *call_id, const char *from_
 	}
 	LOG_NOTICE("call %s (%s -> %s) has had no media: ending it with BYE both ways", call_id,
 		   d->caller, d->callee);
+	p->st.media_timeouts++;
 	end_dialog(p, d, "media timeout");
 }
 

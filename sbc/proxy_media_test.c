@@ -3,11 +3,14 @@
  * carry their branch, the first 2xx releases the other branches' records, a branch whose offer
  * the dataplane refused is not tried, and a CANCEL while the offer is at the dataplane gets 200,
  * the INVITE 487, and the media is deleted (nothing forwarded, nothing left behind); a shutdown
- * with offers pending leaks nothing. */
+ * with offers pending leaks nothing; a second branch's 2xx and its stray dialog; a dialog that
+ * expires ends with BYE both ways. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ng_client.h"
+#include "proxy_priv.h"
 #include "proxy_test_harness.h"
 
 static void test_fork_per_branch(void **state)
@@ -174,6 +177,71 @@ static void test_second_2xx_stray(void **state)
 	assert_string_equal(c->seen[c->nseen - 1].via_branch, "");
 }
 
+/* A dialog with no in-dialog request for --dialog-timeout ends: BYE to both parties along the
+ * real paths, the call's media released; a request in the dialog pushes the expiry back. */
+static void test_dialog_expiry(void **state)
+{
+	struct ctx *c = *state;
+	char inv[2][4096], buf[4096];
+	const char *cid = "dialog-expiry-1";
+
+	c->proxy->cfg.dialog_timeout_s = 1;
+	invite(c, cid, "z9hG4bKexp1");
+	pump(c, true, 20);
+	for (int i = 0; i < 2; i++)
+		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 180, "Ringing", "tt1", false);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	respond(c, c->uas[0], c->uas_port[0], inv[0], 200, "OK", "tt0", true);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "SIP/2.0 200 ", 12) == 0);
+	assert_true(recv_sip(c->uas[1], buf, sizeof(buf))); /* its CANCEL */
+	assert_true(strncmp(buf, "CANCEL ", 7) == 0);
+	respond(c, c->uas[1], c->uas_port[1], buf, 200, "OK", "tt1", false);
+	respond(c, c->uas[1], c->uas_port[1], inv[1], 487, "Request Terminated", "tt1", false);
+	pump(c, true, 20);
+	size_t deletes = count_cmd(c, "delete", cid);
+
+	/* Not due yet. */
+	proxy_sweep(c->proxy);
+	pump(c, true, 5);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_int_equal(count_cmd(c, "delete", cid), deletes);
+	/* A request in the dialog 0.6 s later pushes the expiry back: not due 0.6 s after it. */
+	usleep(600 * 1000);
+	pump(c, true, 2); /* the loop's clock moves on */
+	in_dialog(c, "INFO", cid, "z9hG4bKexp2", 2, false);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->uas[0], buf, sizeof(buf)));
+	assert_true(strncmp(buf, "INFO ", 5) == 0);
+	usleep(600 * 1000);
+	pump(c, true, 2);
+	proxy_sweep(c->proxy);
+	pump(c, true, 5);
+	assert_false(recv_sip(c->caller, buf, sizeof(buf)) && strncmp(buf, "BYE ", 4) == 0);
+	assert_int_equal(count_cmd(c, "delete", cid), deletes);
+	usleep(600 * 1000);
+	pump(c, true, 2);
+	proxy_sweep(c->proxy);
+	pump(c, true, 20);
+	assert_true(recv_sip(c->caller, buf, sizeof(buf)));
+	assert_true(strncmp(buf, "BYE ", 4) == 0);
+	bool callee_bye = false;
+
+	while (recv_sip(c->uas[0], buf, sizeof(buf)))
+		if (strncmp(buf, "BYE ", 4) == 0)
+			callee_bye = true;
+	assert_true(callee_bye);
+	assert_int_equal(count_cmd(c, "delete", cid), deletes + 1);
+	assert_int_equal(c->proxy->st.dialogs_expired, 1);
+	json_t *st = proxy_stats(c->proxy);
+
+	assert_int_equal(json_integer_value(json_object_get(st, "dialogs_expired")), 1);
+	json_decref(st);
+}
+
 static void test_one_branch_refused(void **state)
 {
 	struct ctx *c = *state;
@@ -270,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fork_per_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_branch_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_2xx_stray, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dialog_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_while_offer_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_while_offer_pending, setup, teardown),
 	};

@@ -67,6 +67,7 @@ struct proxy_fork {
 struct proxy_stats_counters {
 	uint64_t requests, responses, invalid, replied_invalid, forwarded, local_replies;
 	uint64_t auth_challenges, auth_failures, not_found, registrations, media_timeouts;
+	uint64_t dialogs_expired;
 };
 
 struct proxy {
