@@ -40,6 +40,14 @@ static void test_match(void **state)
 	assert_int_equal(dialog_collect_due(t, 4000, due, 4), 0);
 	assert_int_equal(dialog_collect_due(t, 5000, due, 4), 1);
 	assert_ptr_equal(due[0], d);
+	/* So are dialogs past their expiry. */
+	struct dialog *d2 = dialog_find(t, "c1@host", 7, "tt2", "ft");
+
+	assert_non_null(d2);
+	d2->expire_ms = 6000;
+	assert_int_equal(dialog_collect_due(t, 5999, due, 4), 1);
+	assert_int_equal(dialog_collect_due(t, 6000, due, 4), 2);
+	d2->expire_ms = 0;
 	dialog_remove(t, d);
 	assert_int_equal(dialog_count(t), 1);
 	assert_null(dialog_find(t, "c1@host", 7, "ft", "tt"));
