@@ -98,6 +98,20 @@ static void usage(FILE *out)
 		NAT_MASK_DEFAULT);
 }
 
+/* A duration option: 0..604800 seconds (a week). Returns 0, or -1 after saying why. */
+static int parse_seconds(const char *opt, const char *arg, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 10);
+
+	if (*end != '\0' || arg[0] < '0' || arg[0] > '9' || v > 86400 * 7) {
+		fprintf(stderr, "sbc-sip: --%s must be 0..604800 seconds\n", opt);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static char *read_all(const char *path, size_t *len)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
@@ -215,30 +229,14 @@ int main(int argc, char **argv)
 		case 'D':
 			dopts.dataplanes = optarg;
 			break;
-		case 'H': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (*end != '\0' || optarg[0] == '\0' || v > 86400 * 7) {
-				fprintf(stderr,
-					"sbc-sip: --hold-timeout must be 0..604800 seconds\n");
+		case 'H':
+			if (parse_seconds("hold-timeout", optarg, &dopts.hold_timeout_s) != 0)
 				return 2;
-			}
-			dopts.hold_timeout_s = (uint32_t)v;
 			break;
-		}
-		case 'E': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-
-			if (*end != '\0' || optarg[0] == '\0' || v > 86400 * 7) {
-				fprintf(stderr,
-					"sbc-sip: --dialog-timeout must be 0..604800 seconds\n");
+		case 'E':
+			if (parse_seconds("dialog-timeout", optarg, &dopts.dialog_timeout_s) != 0)
 				return 2;
-			}
-			dopts.dialog_timeout_s = (uint32_t)v;
 			break;
-		}
 		case 'N':
 			if (addr_port_parse(optarg, &dopts.media_notify) != 0) {
 				fprintf(stderr, "sbc-sip: bad --media-notify '%s' (IP:PORT)\n",

@@ -121,10 +121,7 @@ static void test_2xx_again_after_slim(void **state)
 	char inv[2][4096], buf[4096];
 	const char *cid = "slim-2xx-1";
 
-	invite(c, cid, "z9hG4bKslim1");
-	pump(c, true, 20);
-	for (int i = 0; i < 2; i++)
-		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	invite_both(c, cid, "z9hG4bKslim1", inv);
 	respond(c, c->uas[1], c->uas_port[1], inv[1], 180, "Ringing", "tt1", false);
 	pump(c, true, 20);
 	assert_true(recv_sip(c->caller, buf, sizeof(buf)));

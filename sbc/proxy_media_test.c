@@ -138,10 +138,7 @@ static void test_second_2xx_stray(void **state)
 	char inv[2][4096], buf[4096];
 	const char *cid = "fork-two-2xx";
 
-	invite(c, cid, "z9hG4bKcaller9");
-	pump(c, true, 20);
-	for (int i = 0; i < 2; i++)
-		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	invite_both(c, cid, "z9hG4bKcaller9", inv);
 	respond(c, c->uas[0], c->uas_port[0], inv[0], 200, "OK", "tt0", true);
 	pump(c, true, 20);
 	assert_int_equal(count_cmd(c, "delete", cid), 1); /* branch 1's record */
@@ -186,10 +183,7 @@ static void test_dialog_expiry(void **state)
 	const char *cid = "dialog-expiry-1";
 
 	c->proxy->cfg.dialog_timeout_s = 1;
-	invite(c, cid, "z9hG4bKexp1");
-	pump(c, true, 20);
-	for (int i = 0; i < 2; i++)
-		assert_true(recv_sip(c->uas[i], inv[i], sizeof(inv[i])));
+	invite_both(c, cid, "z9hG4bKexp1", inv);
 	respond(c, c->uas[1], c->uas_port[1], inv[1], 180, "Ringing", "tt1", false);
 	pump(c, true, 20);
 	assert_true(recv_sip(c->caller, buf, sizeof(buf)));

@@ -392,6 +392,14 @@ void invite(struct ctx *c, const char *call_id, const char *branch)
 	send_sip(c, c->caller, msg);
 }
 
+void invite_both(struct ctx *c, const char *call_id, const char *branch, char inv[2][4096])
+{
+	invite(c, call_id, branch);
+	pump(c, true, 20);
+	for (int i = 0; i < 2; i++)
+		assert_true(recv_sip(c->uas[i], inv[i], 4096));
+}
+
 void invite_follow(struct ctx *c, const char *method, const char *call_id, const char *branch)
 {
 	char msg[1024];

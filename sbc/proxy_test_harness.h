@@ -81,6 +81,10 @@ void respond(struct ctx *c, int fd, uint16_t port, const char *req, int code, co
 /* The caller's INVITE of call call_id (From tag ft1) with an SDP offer, to bob@example.com. */
 void invite(struct ctx *c, const char *call_id, const char *branch);
 
+/* invite(), the dataplane answering, and the INVITE each of bob's two contacts received read
+ * into inv[0] and inv[1] (asserted). */
+void invite_both(struct ctx *c, const char *call_id, const char *branch, char inv[2][4096]);
+
 /* The caller's CANCEL, or ACK of a non-2xx final, for its INVITE of call call_id (sent with
  * branch): the INVITE's Via branch, CSeq 1 method. */
 void invite_follow(struct ctx *c, const char *method, const char *call_id, const char *branch);

@@ -301,20 +301,26 @@ class MediaLab(nls.Lab):
         self.no_dialogs_left(what)
         self.sessions_left(what)
 
+    def relay_sessions(self):
+        """(dataplane, session) for every session record on the running relays (their control
+        sockets' `sessions`); a relay that does not answer is skipped."""
+        for d in self.running_dps():
+            try:
+                sess = d.ctl("sessions").get("sessions") or []
+            except (OSError, ValueError):
+                continue
+            for s in sess:
+                yield d, s
+
     def latched_phone(self, deadline):
         """Polls the relays' sessions until a leg latched to the NAT's public address."""
         while time.monotonic() < deadline:
-            for d in self.running_dps():
-                try:
-                    sess = d.ctl("sessions").get("sessions") or []
-                except (OSError, ValueError):
-                    continue
-                for s in sess:
-                    for st in s.get("streams", []):
-                        for leg in st.get("legs", []):
-                            src = leg.get("latched") or ""
-                            if src.startswith(NAT_PUB + ":"):
-                                return d.name, src, leg.get("packets")
+            for d, s in self.relay_sessions():
+                for st in s.get("streams", []):
+                    for leg in st.get("legs", []):
+                        src = leg.get("latched") or ""
+                        if src.startswith(NAT_PUB + ":"):
+                            return d.name, src, leg.get("packets")
             time.sleep(0.2)
         return None
 
@@ -608,15 +614,10 @@ class MediaLab(nls.Lab):
         """[(dataplane, call-id, via-branch, relay ports)] of every record on the running
         relays (their control sockets' sessions)."""
         out = []
-        for d in self.running_dps():
-            try:
-                sess = d.ctl("sessions").get("sessions") or []
-            except (OSError, ValueError):
-                continue
-            for s in sess:
-                ports = sorted(leg.get("port") for st in s.get("streams", [])
-                               for leg in st.get("legs", []))
-                out.append((d.name, s.get("call-id"), s.get("via-branch"), ports))
+        for d, s in self.relay_sessions():
+            ports = sorted(leg.get("port") for st in s.get("streams", [])
+                           for leg in st.get("legs", []))
+            out.append((d.name, s.get("call-id"), s.get("via-branch"), ports))
         return out
 
     def wait_records(self, want, deadline):
