@@ -5,6 +5,7 @@ a lab namespace, and clean-up of everything on every exit.
 import ctypes
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -267,3 +268,48 @@ def cpu_s(pid, tid=None):
         fields = f.read().rsplit(")", 1)[1].split()
     hz = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / hz, int(fields[12]) / hz
+
+
+# --- what the SIP benchmarks (sipbench, mediabench) share ------------------------------------
+
+
+def group_pids(pgid):
+    """The processes of session pgid (a daemon started by spawn() and its forks)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:
+                    pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+def tail(path, n=30):
+    """The last n lines of a log file ("" when it cannot be read)."""
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def last_stats(path):
+    """The last line of a SIPp -trace_stat file as a dict."""
+    try:
+        with open(path) as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    return dict(zip(lines[0].split(";"), lines[-1].split(";")))
+
+
+def children_cpu():
+    """CPU seconds of this process's waited-for children (the SIPp runs)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime

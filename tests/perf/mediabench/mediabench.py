@@ -43,7 +43,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -56,6 +55,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import perflab  # noqa: E402
+from perflab import children_cpu, group_pids, last_stats, tail  # noqa: E402
 
 TAG = "mb%d" % (os.getpid() % 100000)
 NS = {n: "%s-%s" % (TAG, n) for n in ("uac", "uas", "sut", "wan")}
@@ -92,14 +92,6 @@ def sh(*args, ns=None, check=True, capture=False):
 def spawn(ns, cmd, out, cwd=None):
     return perflab.spawn(["ip", "netns", "exec", NS[ns]] + cmd, stdout=out,
                          stderr=subprocess.STDOUT, cwd=cwd)
-
-
-def tail(path, n=20):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
 
 
 # --- topology ------------------------------------------------------------------------------
@@ -177,20 +169,6 @@ def write_pcap(path, packets):
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def group_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid:
-                    pids.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return pids
 
 
 def group_cpu(pgid):
@@ -445,17 +423,6 @@ def start_uas(tmp):
     return p
 
 
-def last_stats(path):
-    try:
-        with open(path) as f:
-            lines = [ln.strip() for ln in f if ln.strip()]
-    except OSError:
-        return {}
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";")))
-
-
 def uac_cmd(pair, tmp, tag, rate, n, hold_ms, limit, timeout):
     return ["taskset", "-c", str(LOAD_CORE), "sipp", pair.proxy + ":5060", "-sf",
             os.path.join(HERE, "uac.xml"), "-i", UAC, "-p", "5060", "-mi", UAC, "-mp",
@@ -463,11 +430,6 @@ def uac_cmd(pair, tmp, tag, rate, n, hold_ms, limit, timeout):
             str(hold_ms), "-timeout", "%ds" % timeout, "-trace_stat", "-stf",
             os.path.join(tmp, tag + ".csv"), "-fd", "1", "-trace_err", "-error_file",
             os.path.join(tmp, tag + ".err")] + LENIENT
-
-
-def children_cpu():
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
 
 
 def run_step(pair, tmp, rate, seconds, uas=None):

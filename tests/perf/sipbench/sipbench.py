@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -49,6 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 import perflab  # noqa: E402
+from perflab import children_cpu, group_pids, last_stats, tail  # noqa: E402
 
 PROXY = "127.0.0.5"
 UAC = "127.0.0.10"
@@ -113,20 +113,6 @@ def write_inputs(tmp, n):
 
 
 # --- proxies -------------------------------------------------------------------------------
-
-
-def group_pids(pgid):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[2]) == pgid:
-                    pids.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return pids
 
 
 class Proxy:
@@ -279,14 +265,6 @@ class Kamailio(Proxy):
             get.get("usrloc:location_contacts", "?"), get.get("tmx:inuse_transactions", "?"))
 
 
-def tail(path, n=30):
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
-    except OSError:
-        return ""
-
-
 # --- SIPp ----------------------------------------------------------------------------------
 
 
@@ -329,28 +307,11 @@ def start_uas(tmp):
     return p
 
 
-def last_stats(path):
-    """The last line of a SIPp -trace_stat file as a dict."""
-    try:
-        with open(path) as f:
-            lines = [ln.strip() for ln in f if ln.strip()]
-    except OSError:
-        return {}
-    if len(lines) < 2:
-        return {}
-    return dict(zip(lines[0].split(";"), lines[-1].split(";")))
-
-
 def udp_rcvbuf_errors():
     """Datagrams the kernel dropped because a socket's receive buffer was full (whole host)."""
     with open("/proc/net/snmp") as f:
         rows = [ln.split() for ln in f if ln.startswith("Udp:")]
     return int(dict(zip(rows[0][1:], rows[1][1:]))["RcvbufErrors"])
-
-
-def children_cpu():
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def run_step(proxy, tmp, scenario, rate, seconds, tag, hold_ms=100):
